@@ -29,3 +29,7 @@ def reference_dir() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def vectors_dir(reference_dir: pathlib.Path) -> pathlib.Path:
     return reference_dir / "vectors"
+
+
+# Server and browser layers share one ComfyUI process per session.
+pytest_plugins = ["tests.support.fixtures"]

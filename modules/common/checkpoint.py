@@ -43,6 +43,11 @@ def _read_pickle(path: str) -> object:
     if not zipfile.is_zipfile(path):
         with open(path, "rb") as fh:
             head = fh.read(2)
+        if head == b"PK":
+            raise CheckpointError(
+                f"'{name}' is a damaged PyTorch zip checkpoint ({os.path.getsize(path)} bytes, no central directory): "
+                "it is truncated or corrupted — download it again."
+            )
         if head[:1] != b"\x80":
             raise CheckpointError(
                 f"'{name}' is neither a safetensors file nor a PyTorch checkpoint (first bytes {head!r}). "

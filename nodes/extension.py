@@ -1,0 +1,21 @@
+"""The ComfyExtension that ComfyUI asks for FrameLoom's nodes."""
+from __future__ import annotations
+
+import logging
+
+from comfy_api.latest import ComfyExtension, io
+
+from .paths import register_model_folders
+
+logger = logging.getLogger("FrameLoom")
+
+
+class FrameLoomExtension(ComfyExtension):
+    async def on_load(self) -> None:
+        register_model_folders()
+
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        register_model_folders()  # before any schema lists model files
+        from .rife import NODES as rife_nodes
+
+        return [*rife_nodes]

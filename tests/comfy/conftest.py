@@ -1,0 +1,20 @@
+"""In-process ComfyUI: comfy is importable (CPU) and the pack is importable as the package 'FrameLoom'."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.runtime import enable_inprocess_comfy, import_pack
+
+
+@pytest.fixture(scope="session")
+def comfy_runtime():
+    enable_inprocess_comfy()
+    import comfy.model_management
+
+    return comfy.model_management
+
+
+@pytest.fixture(scope="session")
+def frameloom(comfy_runtime):
+    """The pack imported as ComfyUI would import it (relative imports into nodes/ and modules/ resolve)."""
+    return import_pack()
