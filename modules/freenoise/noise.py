@@ -67,7 +67,7 @@ def shuffle_index_map(
     context_length: int = 16,
     stride: int = 4,
     *,
-    mode: str = "official",
+    mode: str,
     seed: int | None = None,
     generator: torch.Generator | None = None,
     noise_shape: Sequence[int] | None = None,
@@ -115,8 +115,8 @@ def apply_index_map(noise: torch.Tensor, index_map: Sequence[int], frame_dim: in
 def reschedule_noise(
     shape: Sequence[int],
     seed: int,
+    mode: str,
     *,
-    mode: str = "official",
     frame_dim: int = 2,
     context_length: int = 16,
     stride: int = 4,

@@ -48,7 +48,11 @@ class FrameBlend(NamedTuple):
 
 
 def _describe(char: str) -> str:
-    return "the end of the text" if not char else ("a line break" if char in "\r\n" else f'"{char}"')
+    if not char:
+        return "the end of the text"
+    if char in "\r\n":
+        return "a line break"
+    return f"'{char}'" if char == '"' else f'"{char}"'
 
 
 class _Scanner:

@@ -32,7 +32,7 @@ def test_diffusers_noise_matches_vector(cases, case_id):
     case = cases[case_id]
     frames, seed = case["num_frames"], case["seed"]
     shape = (1, 4, frames, 64, 64)  # the 512x512 latent the vector was drawn for
-    noise, index_map = reschedule_noise(shape, seed, mode="diffusers", frame_dim=2)
+    noise, index_map = reschedule_noise(shape, seed, "diffusers", frame_dim=2)
     assert index_map == case["diffusers_shuffle_context"]
     base = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed))
     assert torch.equal(noise, base[:, :, index_map])
@@ -68,7 +68,7 @@ def test_groups_are_permutations_of_the_first_window(mode, frames, stride):
 
 @pytest.mark.parametrize("mode", ["official", "diffusers"])
 def test_no_shuffle_within_one_window(mode):
-    noise, index_map = reschedule_noise((1, 4, 12, 2, 2), 3, mode=mode)
+    noise, index_map = reschedule_noise((1, 4, 12, 2, 2), 3, mode)
     assert index_map == list(range(12))
     assert torch.equal(noise, torch.randn((1, 4, 12, 2, 2), generator=torch.Generator().manual_seed(3)))
 

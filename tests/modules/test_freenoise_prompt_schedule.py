@@ -44,7 +44,7 @@ def test_escapes_and_weights_syntax_survive():
         ("{\n}", (2, 1), "the schedule is empty"),
         ('{"0": "a"', (1, 10), 'expected "}" to close the "{" at line 1, column 1'),
         ('"0": "a camel\n"8": "b"', (1, 6), 'this prompt has no closing " before a line break'),
-        ('"0": "a" "8": "b"', (1, 10), 'expected "," or a new line after the prompt, found """'),
+        ('"0": "a" "8": "b"', (1, 10), "expected \",\" or a new line after the prompt, found '\"'"),
         ('"0": "a"}', (1, 9), 'found "}" without an opening "{"'),
         ('x: "a"', (1, 1), 'expected a frame number, found "x"'),
     ],

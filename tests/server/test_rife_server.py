@@ -26,14 +26,8 @@ def rife_video_prompt(model: str = RIFE_FILE, multiplier: int = 2) -> dict:
     }
 
 
-def test_nodes_registered_with_help(comfy_server):
+def test_rife_model_choices(comfy_server):
     info = comfy_server.get("/object_info")
-    for node_id in ("FrameLoomRIFELoader", "FrameLoomRIFEInterpolate"):
-        node = info[node_id]
-        assert node["category"].startswith("FrameLoom/")
-        assert node["description"]
-        for name, spec in node["input"]["required"].items():
-            assert spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
     options = info["FrameLoomRIFELoader"]["input"]["required"]["model_name"][1]["options"]
     assert RIFE_FILE in options and BAD_RIFE_FILE in options
 

@@ -28,15 +28,19 @@ def enable_inprocess_comfy() -> None:
             sys.path.append(path)
     if "comfy.model_management" in sys.modules:
         return
-    if "--cpu" not in sys.argv:
-        sys.argv.append("--cpu")
-    import comfy.options
+    # ComfyUI parses sys.argv when comfy.cli_args is first imported; give it only its own flags, not pytest's.
+    saved_argv = sys.argv
+    sys.argv = [saved_argv[0], "--cpu"]
+    try:
+        import comfy.options
 
-    comfy.options.enable_args_parsing()
-    import comfy.cli_args
+        comfy.options.enable_args_parsing()
+        import comfy.cli_args
 
-    comfy.cli_args.args.cpu = True
-    import comfy.model_management  # noqa: F401  (selects the CPU device now, with the arguments above)
+        comfy.cli_args.args.cpu = True
+        import comfy.model_management  # noqa: F401  (selects the CPU device now, with the arguments above)
+    finally:
+        sys.argv = saved_argv
 
 
 def import_pack() -> ModuleType:

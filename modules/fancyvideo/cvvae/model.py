@@ -1,7 +1,6 @@
 """CVVAE: FancyVideo's 3-D causal VAE with the official temporal chunking and spatial tiling."""
 from __future__ import annotations
 
-import logging
 from typing import Callable, Mapping, Optional
 
 import torch
@@ -12,9 +11,8 @@ from .config import CVVAEConfig, TileGrid
 from .decoder import Decoder
 from .encoder import Encoder
 from .frames import check_spatial_size, frames_for_latents, latent_frames_for, warn_if_inexact
+from .loading import build_from_state_dict
 from .tiling import TileFn, temporal_chunks, run_tiled
-
-logger = logging.getLogger("FrameLoom.fancyvideo.cvvae")
 
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
 
@@ -40,8 +38,6 @@ class CVVAE(nn.Module):
 
         The layout is checked strictly; anything else raises CheckpointError with a report of what the file looks like.
         """
-        from .loading import build_from_state_dict
-
         return build_from_state_dict(cls, state, config, device=torch.device(device), dtype=dtype)
 
     @property
