@@ -70,12 +70,16 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timed(fn, device: str) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - start
+def timed(fn, device: str, repeats: int) -> tuple[float, float]:
+    """Best wall time of `repeats` runs (robust to other load on a shared machine), and that run's process CPU time."""
+    best = (float("inf"), 0.0)
+    for _ in range(repeats):
+        _sync(device)
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        _sync(device)
+        best = min(best, (time.perf_counter() - wall, time.process_time() - cpu))
+    return best
 
 
 def throughput(args, net, device: str) -> list[dict]:
@@ -86,20 +90,26 @@ def throughput(args, net, device: str) -> list[dict]:
         new_frames = (count - 1) * (args.multiplier - 1)
         small = make_frames(2, height, width)  # warm-up at this size (allocator, kernel selection)
         interpolate_video(net, small, 2, batch_size=1)
-        t_base = timed(lambda: baseline_loop(net, frames, args.multiplier, device), device)
-        t_batch = timed(lambda: interpolate_video(net, frames, args.multiplier, batch_size=args.batch_size), device)
+        t_base, cpu_base = timed(lambda: baseline_loop(net, frames, args.multiplier, device), device, args.repeats)
+        t_batch, cpu_batch = timed(
+            lambda: interpolate_video(net, frames, args.multiplier, batch_size=args.batch_size), device, args.repeats
+        )
         row = {
             "size": f"{width}x{height}",
             "frames_in": count,
             "frames_new": new_frames,
             "baseline_fps": new_frames / t_base,
             "batched_fps": new_frames / t_batch,
+            "baseline_cpu_s": cpu_base,
+            "batched_cpu_s": cpu_batch,
         }
         row["ratio"] = row["batched_fps"] / row["baseline_fps"]
         if device == "cuda":
             half = build_net(args.version, device).half()
             interpolate_video(half, small, 2, batch_size=1)
-            t_half = timed(lambda: interpolate_video(half, frames, args.multiplier, batch_size=args.batch_size), device)
+            t_half, _ = timed(
+                lambda: interpolate_video(half, frames, args.multiplier, batch_size=args.batch_size), device, args.repeats
+            )
             row["batched_fp16_fps"] = new_frames / t_half
             del half
         rows.append(row)
@@ -157,7 +167,7 @@ def memory(args) -> list[dict]:
 
 def print_tables(result: dict) -> None:
     print(f"\nRIFE {result['version']} on {result['device_name']}, multiplier {result['multiplier']}, "
-          f"batch_size {result['batch_size']} (interpolated frames per second)")
+          f"batch_size {result['batch_size']} (interpolated frames per second, best of {result['repeats']} runs)")
     extra = "batched fp16" if result["device"] == "cuda" else ""
     print(f"{'size':>10} {'frames':>6} {'baseline':>9} {'batched':>9} {'ratio':>6} {extra}")
     for row in result["throughput"]:
@@ -166,9 +176,10 @@ def print_tables(result: dict) -> None:
               f"{row['ratio']:>6.2f}{half}")
     print(f"\npeak memory above the pre-call level, {MEMORY_SIZE[1]}x{MEMORY_SIZE[0]}, x2 "
           f"({result['memory'][0]['measure']})")
-    print(f"{'method':>9} {'frames':>6} {'peak MiB':>9} {'output MiB':>11}")
+    print(f"{'method':>9} {'frames':>6} {'peak MiB':>9} {'output MiB':>11} {'peak-output':>12}")
     for row in result["memory"]:
-        print(f"{row['method']:>9} {row['frames_in']:>6} {row['peak_mib']:>9.1f} {row['output_mib']:>11.1f}")
+        print(f"{row['method']:>9} {row['frames_in']:>6} {row['peak_mib']:>9.1f} {row['output_mib']:>11.1f} "
+              f"{row['peak_mib'] - row['output_mib']:>12.1f}")
 
 
 def main() -> None:
@@ -194,6 +205,7 @@ def main() -> None:
     on_gpu = args.device == "cuda"
     args.frames = (8 if args.quick else 32) if on_gpu else (6 if args.quick else 8)
     args.frames_hd = (8 if args.quick else 16) if on_gpu else (3 if args.quick else 5)
+    args.repeats = 2 if args.quick else 3
     net = build_net(args.version, args.device)
     result = {
         "version": args.version,
@@ -204,6 +216,7 @@ def main() -> None:
         "multiplier": args.multiplier,
         "batch_size": args.batch_size,
         "quick": args.quick,
+        "repeats": args.repeats,
         "throughput": throughput(args, net, args.device),
         "memory": memory(args),
     }

@@ -123,7 +123,6 @@ def _alias_rows() -> dict[str, RifeConfig]:
 CONFIGS: dict[str, RifeConfig] = {**{cfg.version: cfg for cfg in _CANONICAL}, **_alias_rows()}
 
 
-
 def _version_key(version: str) -> tuple[int, int, str]:
     major, minor, *variant = version.split(".")
     return int(major), int(minor), "".join(variant)

@@ -25,6 +25,15 @@ def _swap(flow: torch.Tensor) -> torch.Tensor:
     return torch.cat((flow[:, 2:4], flow[:, :2]), 1)
 
 
+def _block_input(
+    a: torch.Tensor, b: torch.Tensor, fa: Optional[torch.Tensor], fb: Optional[torch.Tensor], t: torch.Tensor,
+    *rest: torch.Tensor,
+) -> torch.Tensor:
+    """Block input in the official channel order: images, features (absent in 4.6), timestep, then mask[, feat]."""
+    parts = [a, b] + ([fa, fb] if fa is not None else []) + [t, *rest]
+    return torch.cat(parts, 1)
+
+
 class IFNet(nn.Module):
     """The network of one RIFE version. Submodules are block0..blockK and encode, as in the official state dict.
 
@@ -67,20 +76,15 @@ class IFNet(nn.Module):
         f0 = head(img0) if head is not None else None
         f1 = head(img1) if head is not None else None
 
-        def inputs(a: torch.Tensor, b: torch.Tensor, fa, fb, t: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-            parts = [a, b] + ([fa, fb] if fa is not None else []) + [t, *rest]
-            return torch.cat(parts, 1)
-
         flow: Optional[torch.Tensor] = None
         mask: Optional[torch.Tensor] = None
         feat: Optional[torch.Tensor] = None
         warped0, warped1 = img0, img1
         for block, scale in zip(self.blocks(), scale_list):
             if flow is None:
-                out = block(inputs(img0, img1, f0, f1, timestep), None, scale)
-                delta, m, feat = out
+                delta, m, feat = block(_block_input(img0, img1, f0, f1, timestep), None, scale)
                 if ensemble:
-                    rev = block(inputs(img1, img0, f1, f0, 1 - timestep), None, scale)
+                    rev = block(_block_input(img1, img0, f1, f0, 1 - timestep), None, scale)
                     delta = (delta + _swap(rev.flow)) / 2
                     m = (m + (-rev.mask)) / 2
                 flow, mask = delta, m
@@ -88,10 +92,10 @@ class IFNet(nn.Module):
                 wf0 = warp(f0, flow[:, :2], grid) if f0 is not None else None
                 wf1 = warp(f1, flow[:, 2:4], grid) if f1 is not None else None
                 extra = (mask,) if feat is None else (mask, feat)
-                delta, m, feat = block(inputs(warped0, warped1, wf0, wf1, timestep, *extra), flow, scale)
+                delta, m, feat = block(_block_input(warped0, warped1, wf0, wf1, timestep, *extra), flow, scale)
                 if ensemble:
                     # Reverse pass on the swapped pair; averaged BEFORE the update (the official order).
-                    rev = block(inputs(warped1, warped0, wf1, wf0, 1 - timestep, -mask), _swap(flow), scale)
+                    rev = block(_block_input(warped1, warped0, wf1, wf0, 1 - timestep, -mask), _swap(flow), scale)
                     delta = (delta + _swap(rev.flow)) / 2
                     m = (m + (-rev.mask)) / 2
                 mask = mask + m if cfg.mask_accumulates else m

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from torch import nn
 
 from .apm import TEXT_TOKENS
 from .cond_embedding import CondFrameEncoder
@@ -39,12 +38,13 @@ class CAMControlBranch(UNet3DEncoder):
         check_video(sample, self.config.in_channels)
         sample = sample[:, :, : self.control_frames]
         b, _, f, h, w = sample.shape
+        given = list(cond_frames.shape)
         if cond_frames.ndim == 5:
             cond_frames = cond_frames.flatten(0, 1)
         if cond_frames.ndim != 4 or cond_frames.shape[0] != b * f or tuple(cond_frames.shape[-2:]) != (8 * h, 8 * w):
             raise ValueError(
                 f"CAM conditioning frames must be [B={b}, {f}, 3, {8 * h}, {8 * w}] (the previous chunk's last {f} "
-                f"frames at 8× the latent size); got {list(cond_frames.shape)}"
+                f"frames at 8× the latent size); got {given}"
             )
         context = context[:, : self.text_tokens]
         temb = self.embed_time(timestep, b, f)

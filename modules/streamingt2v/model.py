@@ -51,8 +51,9 @@ class DenoiserOutput:
 
 
 class StreamingT2V(nn.Module):
-    def __init__(self, config: StreamingT2VConfig = StreamingT2VConfig()) -> None:
+    def __init__(self, config: Optional[StreamingT2VConfig] = None) -> None:
         super().__init__()
+        config = config or StreamingT2VConfig()
         self.config = config
         u = config.unet
         self.base_model = BaseUNet3D(u, merger_head_dim=config.merger_head_dim)
@@ -86,6 +87,12 @@ class StreamingT2V(nn.Module):
             raise ValueError(
                 f"prompt and negative prompt embeddings must both be [B={b}, tokens, dim]; "
                 f"got {list(prompt_embeds.shape)} and {list(negative_prompt_embeds.shape)}"
+            )
+        expected = [b, self.config.control_frames, 3, 8 * latents.shape[-2], 8 * latents.shape[-1]]
+        if cond_frames is not None and list(cond_frames.shape) != expected:
+            raise ValueError(
+                f"cond_frames must be {expected} (the previous chunk's last {expected[1]} frames in [-1, 1] at 8× the "
+                f"latent size); got {list(cond_frames.shape)}"
             )
         tokens = torch.cat([self.resampler(image_embeds_uncond, b), self.resampler(image_embeds, b)])
         context = torch.cat([torch.cat([negative_prompt_embeds, prompt_embeds]), tokens], dim=1)

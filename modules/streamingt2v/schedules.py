@@ -12,6 +12,7 @@ float rounding.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -116,7 +117,7 @@ def msvid2vidxl_sampling_sigmas(
     return sigmas, t_cont
 
 
-def ays_sigmas(num_steps: int = 30, schedule=AYS_SVD_SCHEDULE, append_zero: bool = True) -> torch.Tensor:
+def ays_sigmas(num_steps: int = 30, schedule: Sequence[float] = AYS_SVD_SCHEDULE, append_zero: bool = True) -> torch.Tensor:
     """AlignYourSteps sigmas: log-linear interpolation of `schedule` to `num_steps` values (float64), then 0.
 
     StreamingSVD configures `sigma_max: 700`, but its discretizer ignores it; the schedule itself starts at 700.

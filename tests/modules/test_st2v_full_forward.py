@@ -145,3 +145,20 @@ def test_wrong_checkpoint_is_explained(data, model):
     broken["base_model.conv_in.weight"] = torch.zeros(1)
     with pytest.raises(CheckpointError, match="1 missing: unet.conv_in.bias.*wrong shape"):
         load_streaming_t2v_weights(model, broken)
+
+
+def test_odd_latent_size_and_bad_inputs(data, model):
+    # Latent sizes that ×2 upsampling cannot restore take the skip sizes instead (official forward_upsample_size).
+    latents = torch.randn(1, 4, 16, 7, 9, generator=torch.Generator().manual_seed(0))
+    cond = torch.zeros(1, 8, 3, 56, 72)
+    args = (data["in.timestep"], data["in.prompt_embeds"], data["in.negative_prompt_embeds"],
+            data["in.clip_image_embeds"], data["in.clip_image_embeds_uncond"])
+    with torch.no_grad():
+        out = model(latents, *args, cond)
+        assert out.noise_pred_cfg.shape == latents.shape
+        with pytest.raises(ValueError, match=r"\[1, 8, 3, 56, 72\].*got \[1, 8, 3, 56, 64\]"):
+            model(latents, *args, cond[..., :64])
+        with pytest.raises(ValueError, match=r"\[B=1, 8, 3, 56, 72\]"):
+            model.unet(latents, args[0], args[1], cond[:, :4])  # the branch itself checks too
+        with pytest.raises(ValueError, match=r"latents \[B, 4, F, H, W\]"):
+            model(latents[:, :3], *args, cond)

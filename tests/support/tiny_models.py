@@ -12,24 +12,10 @@ from safetensors.torch import save_file
 
 
 def random_state(layout: dict[str, tuple[int, ...]], seed: int = 0) -> dict[str, torch.Tensor]:
-    """Weights with sane magnitudes for a layout: fan-in scaled kernels, small biases, ResConv betas near 1."""
-    gen = torch.Generator().manual_seed(seed)
-    state = {}
-    for key in sorted(layout):
-        shape = tuple(layout[key])
-        u = torch.rand(shape, generator=gen, dtype=torch.float64)
-        leaf = key.rsplit(".", 1)[-1]
-        if leaf == "beta":
-            w = 0.5 + u
-        elif leaf == "bias":
-            w = (2 * u - 1) * 0.05
-        elif len(shape) >= 2:
-            fan_in = max(1, int(torch.tensor(shape[1:]).prod()))
-            w = (2 * u - 1) * (3.0 / fan_in) ** 0.5 * 0.8
-        else:
-            w = 0.5 * u
-        state[key] = w.to(torch.float32).contiguous()
-    return state
+    """Seeded weights with sane magnitudes for any layout (the reference rebuild rule, tests/support/rife_weights.py)."""
+    from .rife_weights import rebuild_weights
+
+    return rebuild_weights(layout, seed=seed)
 
 
 def write_rife_checkpoint(path: pathlib.Path, version: str = "4.25", seed: int = 0, ddp_prefix: bool = False) -> pathlib.Path:
