@@ -17,10 +17,10 @@ import math
 from typing import Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..common import CheckpointError, compare_layout
+from ..common.attention import Attention, FeedForward
 from .fusion import fuse_windows
 from .windows import validate_context
 
@@ -52,66 +52,17 @@ class SinusoidalPositions(nn.Module):
         return x + self.pe[:, : x.shape[1]].to(x.dtype)
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention over the sequence dim; q/k/v without bias, output projection with bias."""
-
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        if dim % heads:
-            raise ValueError(f"dim {dim} is not divisible by {heads} heads")
-        self.heads = heads
-        self.to_q = nn.Linear(dim, dim, bias=False)
-        self.to_k = nn.Linear(dim, dim, bias=False)
-        self.to_v = nn.Linear(dim, dim, bias=False)
-        self.to_out = nn.ModuleList([nn.Linear(dim, dim)])  # "to_out.0", as in the checkpoints
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, length, dim = x.shape
-
-        def split(t: torch.Tensor) -> torch.Tensor:
-            return t.view(n, length, self.heads, dim // self.heads).transpose(1, 2)
-
-        out = F.scaled_dot_product_attention(split(self.to_q(x)), split(self.to_k(x)), split(self.to_v(x)))
-        return self.to_out[0](out.transpose(1, 2).reshape(n, length, dim))
-
-
-class GEGLU(nn.Module):
-    """Linear projection to 2*inner, then value * gelu(gate) (exact gelu)."""
-
-    def __init__(self, dim: int, inner: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(dim, inner * 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        value, gate = self.proj(x).chunk(2, dim=-1)
-        return value * F.gelu(gate)
-
-
-class GEGLUFeedForward(nn.Module):
-    """net.0 = GEGLU, net.1 = (dropout slot, identity at inference), net.2 = output Linear."""
-
-    def __init__(self, dim: int, mult: int = 4) -> None:
-        super().__init__()
-        inner = dim * mult
-        self.net = nn.ModuleList([GEGLU(dim, inner), nn.Identity(), nn.Linear(inner, dim)])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.net:
-            x = layer(x)
-        return x
-
-
 class FreeNoiseReferenceBlock(nn.Module):
     """Motion transformer block: attention stack fused over context windows, feed-forward after fusion."""
 
     def __init__(self, dim: int = 64, heads: int = 8, pe_max_len: int = 32, ff_mult: int = 4, eps: float = 1e-5) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
-        self.attn1 = SelfAttention(dim, heads)
+        self.attn1 = Attention(dim, heads, dim // heads)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        self.attn2 = SelfAttention(dim, heads)
+        self.attn2 = Attention(dim, heads, dim // heads)
         self.norm3 = nn.LayerNorm(dim, eps=eps)
-        self.ff = GEGLUFeedForward(dim, ff_mult)
+        self.ff = FeedForward(dim, ff_mult)
         self.pos_embed = SinusoidalPositions(dim, pe_max_len)
 
     @classmethod
