@@ -16,6 +16,7 @@ class FrameLoomExtension(ComfyExtension):
 
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         register_model_folders()  # before any schema lists model files
+        from .fairy import NODES as fairy_nodes
         from .rife import NODES as rife_nodes
 
-        return [*rife_nodes]
+        return [*rife_nodes, *fairy_nodes]

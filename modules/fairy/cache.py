@@ -21,10 +21,14 @@ _BRANCH_NAMES = {0: "cond", 1: "uncond", "cond": "cond", "uncond": "uncond"}
 
 
 def _branch_name(branch: Branch) -> str:
-    try:
+    """0/'cond' and 1/'uncond' as KSampler uses them; guiders with more conditionings (dual CFG) use 2, 3, ..."""
+    if isinstance(branch, bool):  # True == 1 would otherwise pass as 'uncond'
+        raise ValueError(f"CFG branch must be 0/'cond', 1/'uncond' or another non-negative index, got {branch!r}")
+    if isinstance(branch, (int, str)) and branch in _BRANCH_NAMES:
         return _BRANCH_NAMES[branch]
-    except (KeyError, TypeError):
-        raise ValueError(f"CFG branch must be 0/'cond' or 1/'uncond', got {branch!r}") from None
+    if isinstance(branch, int) and branch >= 0:
+        return f"branch{branch}"
+    raise ValueError(f"CFG branch must be 0/'cond', 1/'uncond' or another non-negative index, got {branch!r}")
 
 
 class AnchorCacheMiss(LookupError):

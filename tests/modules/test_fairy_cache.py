@@ -93,5 +93,8 @@ def test_bad_input():
     k, v = kv(0)
     with pytest.raises(ValueError, match="same shape"):
         cache.put("l", 0, 0, k, v[:2])
-    with pytest.raises(ValueError, match="CFG branch"):
-        cache.put("l", 0, 2, k, v)
+    for bad in (-1, "both", True, 1.5):
+        with pytest.raises(ValueError, match="CFG branch"):
+            cache.put("l", 0, bad, k, v)
+    cache.put("l", 0, 2, k, v)  # dual-CFG guiders batch a third conditioning
+    assert torch.equal(cache.get("l", 0, 2)[0], k) and ("l", 0, 2) in cache
