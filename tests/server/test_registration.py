@@ -17,3 +17,14 @@ def test_every_node_has_description_and_tooltips(comfy_server):
 def test_shipped_workflows_are_offered_as_templates(comfy_server):
     templates = comfy_server.get("/workflow_templates")
     assert "frameloom_rife_interpolate" in templates.get("FrameLoom", [])
+
+
+def test_every_node_has_a_help_page(comfy_server):
+    """The frontend's node help panel reads web/docs/<NodeID>.md through the pack's web directory."""
+    import urllib.request
+
+    info = comfy_server.get("/object_info")
+    for node_id in (k for k in info if k.startswith("FrameLoom")):
+        with urllib.request.urlopen(f"{comfy_server.url}/extensions/FrameLoom/docs/{node_id}.md", timeout=10) as resp:
+            text = resp.read().decode()
+        assert resp.status == 200 and text.startswith("# "), node_id
