@@ -17,6 +17,7 @@ from ..modules.rife import interpolate_video, load_ifnet, parse_version_hint
 from .catalog import downloadable
 from .paths import default_folder
 from .patcher import PRECISIONS, load_on_device, pick_dtype, wrap_module
+from .preview import animated_preview
 from .progress import comfy_hooks
 
 logger = logging.getLogger("FrameLoom.rife")
@@ -195,7 +196,9 @@ class FrameLoomRIFEInterpolate(io.ComfyNode):
             scene_cut_threshold=scene_cut_threshold if scene_cut_threshold > 0 else None,
             hooks=comfy_hooks(pairs),
         )
-        return io.NodeOutput(out.to(mm.intermediate_device()), fps * multiplier)
+        out = out.to(mm.intermediate_device())
+        out_fps = fps * multiplier
+        return io.NodeOutput(out, out_fps, ui=animated_preview(out, out_fps, "FrameLoom_RIFE"))
 
 
 NODES: list[type[io.ComfyNode]] = [FrameLoomRIFELoader, FrameLoomRIFEInterpolate]

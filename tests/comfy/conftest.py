@@ -7,10 +7,14 @@ from tests.support.runtime import enable_inprocess_comfy, import_pack
 
 
 @pytest.fixture(scope="session")
-def comfy_runtime():
+def comfy_runtime(tmp_path_factory):
     enable_inprocess_comfy()
     import comfy.model_management
+    import folder_paths
 
+    # node outputs written to ComfyUI's temp/output folders (previews) stay out of the provisioned runtime
+    folder_paths.set_temp_directory(str(tmp_path_factory.mktemp("comfy_temp")))
+    folder_paths.set_output_directory(str(tmp_path_factory.mktemp("comfy_output")))
     return comfy.model_management
 
 
