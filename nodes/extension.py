@@ -17,6 +17,7 @@ class FrameLoomExtension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         register_model_folders()  # before any schema lists model files
         from .fairy import NODES as fairy_nodes
+        from .freenoise import NODES as freenoise_nodes
         from .rife import NODES as rife_nodes
 
-        return [*rife_nodes, *fairy_nodes]
+        return [*rife_nodes, *fairy_nodes, *freenoise_nodes]
