@@ -19,5 +19,6 @@ class FrameLoomExtension(ComfyExtension):
         from .fairy import NODES as fairy_nodes
         from .freenoise import NODES as freenoise_nodes
         from .rife import NODES as rife_nodes
+        from .streamingt2v import NODES as st2v_nodes
 
-        return [*rife_nodes, *fairy_nodes, *freenoise_nodes]
+        return [*rife_nodes, *fairy_nodes, *freenoise_nodes, *st2v_nodes]

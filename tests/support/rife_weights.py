@@ -38,7 +38,7 @@ def rebuild_tensor(key: str, shape: Sequence[int], seed: int = SEED) -> np.ndarr
 
 def rebuild_weights(keys: Mapping[str, Sequence[int]], seed: int = SEED) -> dict[str, torch.Tensor]:
     """float32 CPU tensors for every (bare) key of a layout."""
-    return {key: torch.from_numpy(rebuild_tensor(key, shape, seed)) for key, shape in keys.items()}
+    return {key: torch.from_numpy(np.asarray(rebuild_tensor(key, shape, seed))) for key, shape in keys.items()}
 
 
 def weights_sha256(weights: Mapping[str, ArrayLike]) -> str:
