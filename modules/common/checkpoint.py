@@ -60,8 +60,8 @@ def _read_pickle(path: str) -> object:
         if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
             raise CheckpointError(
                 f"'{name}' stores Python objects besides tensors, and FrameLoom never unpickles code from a model file. "
-                "Use a .safetensors copy of it, or convert it once with scripts/convert_to_safetensors.py, which reads "
-                f"tensors only. Detail: {text.splitlines()[0]}"
+                "Use a .safetensors copy of it (convert it once, in an environment you trust, with the tool its "
+                f"publisher documents). Detail: {text.splitlines()[0]}"
             ) from exc
         raise CheckpointError(
             f"'{name}' could not be read as a PyTorch checkpoint ({os.path.getsize(path)} bytes): {text.splitlines()[0]}. "
