@@ -23,7 +23,7 @@ try {
     && Object.keys(window.LiteGraph.registered_node_types).length > 50, null, { timeout: 120000 });
   for (const specPath of specPaths) {
     const spec = JSON.parse(fs.readFileSync(specPath, "utf8"));
-    const workflow = await page.evaluate((spec) => {
+    const built = await page.evaluate((spec) => {
       const graph = window.app.graph;
       graph.clear();
       const made = {};
@@ -47,14 +47,26 @@ try {
         made[from].connect(slot, target, idx);
       }
       graph.setDirtyCanvas(true, true);
-      return graph.serialize();
+      const testWidgets = {};
+      for (const [specId, values] of Object.entries(spec.test_widgets || {})) testWidgets[made[specId].id] = values;
+      return { workflow: graph.serialize(), testWidgets };
     }, spec);
+    const workflow = built.workflow;
     workflow.extra = { ...(workflow.extra || {}), frameloom: { built_from: path.basename(specPath) } };
+    if (Object.keys(built.testWidgets).length) workflow.extra.frameloom.test_widgets = built.testWidgets;
     fs.writeFileSync(path.join(outDir, `${spec.name}.json`), JSON.stringify(workflow, null, 2) + "\n");
     // first-run dialogs and banners would cover the graph in the thumbnail
     for (let i = 0; i < 3; i++) await page.keyboard.press("Escape");
     await page.evaluate(() => {
       document.querySelectorAll("[role=dialog], .p-dialog-mask, .p-toast").forEach((el) => el.remove());
+      // the "Introducing Nodes 2.0" banner: hide the outermost box around its text that is still banner-sized
+      const text = [...document.querySelectorAll("body *")].find((el) => el.children.length === 0
+        && /Introducing Nodes 2\.0/.test(el.textContent || ""));
+      let banner = text;
+      while (banner && banner.parentElement && banner.parentElement.getBoundingClientRect().height < 60) {
+        banner = banner.parentElement;
+      }
+      if (banner) banner.style.display = "none";
       const canvas = window.app.canvas;
       const nodes = window.app.graph._nodes;
       const minX = Math.min(...nodes.map((n) => n.pos[0])), minY = Math.min(...nodes.map((n) => n.pos[1]));

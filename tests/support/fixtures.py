@@ -10,6 +10,7 @@ import torch
 from tests.support.media import moving_square_frames, write_video
 from tests.support.server import ComfyServer
 from tests.support.tiny_models import write_rife_checkpoint
+from tests.support.tiny_sd import write_fancyvideo_models
 
 SAMPLE_VIDEO = "frameloom_sample.mp4"  # the file name the shipped workflows reference
 RIFE_FILE = "rife426.pth"  # a random 4.25-layout net under the name users have (4.26 shares the layout)
@@ -21,6 +22,7 @@ def prepare_base_dir(base: pathlib.Path) -> pathlib.Path:
     write_rife_checkpoint(rife_dir / RIFE_FILE, "4.25")
     save_file({"encoder.weight": torch.zeros(4, 4), "decoder.bias": torch.zeros(4)}, str(rife_dir / BAD_RIFE_FILE))
     write_video(base / "input" / SAMPLE_VIDEO, moving_square_frames(8, 64, 96), fps=8)
+    write_fancyvideo_models(base)
     return base
 
 

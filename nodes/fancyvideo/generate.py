@@ -1,0 +1,158 @@
+"""FancyVideo generation as plain functions over ComfyUI objects: I2V conditioning, and the one-box T2V / I2V run.
+
+T2V follows the official pipeline (and paper v4): the same UNet first makes the opening frame as an image
+(1 latent frame, motion modules off, no fps/motion embeddings, epsilon schedule, decoded by the 2D VAE), which then
+conditions the video exactly as an I2V reference image would (zero-SNR v-prediction, motion modules, fps/motion).
+Sampling goes through comfy.sample, so every ComfyUI sampler and scheduler works, previews show and Cancel stops it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+import comfy.latent_formats
+import comfy.model_management as mm
+import comfy.model_patcher
+import comfy.sample
+import comfy.samplers
+import comfy.sd
+import comfy.utils
+import latent_preview
+import node_helpers
+
+from ...modules.fancyvideo.conditioning import image_condition
+from ...modules.fancyvideo.loading import LATENT_CHANNELS
+from .apply import apply_fancyvideo
+from .conditioning import CONCAT_KEY
+from .handles import CVVAEHandle, FancyVideoHandle, check_sd15
+from .video_vae import AnyVAE, SPATIAL, check_size, encode_reference, fit_image
+
+logger = logging.getLogger("FrameLoom.fancyvideo")
+
+_SD15_LATENT = comfy.latent_formats.SD15()
+
+
+def check_latent_frames(latent_frames: int, fancy: Optional[FancyVideoHandle] = None) -> None:
+    limit = fancy.weights.pe_length if fancy is not None else None
+    if latent_frames < 1 or (limit is not None and latent_frames > limit):
+        upper = f" and at most {limit} (the motion modules' position encoding length)" if limit else ""
+        raise ValueError(f"latent_frames must be at least 1{upper}, got {latent_frames}")
+
+
+def image_to_video_inputs(
+    positive: list, negative: list, vae: AnyVAE, image: torch.Tensor, width: int, height: int, latent_frames: int
+) -> tuple[list, list, dict, torch.Tensor]:
+    """(positive, negative, LATENT, reference IMAGE) for FancyVideo I2V.
+
+    The reference is fitted to width x height, encoded (CV-VAE: as a 1-frame video, posterior mean), scaled into the
+    UNet's space (x0.18215) and placed at latent frame 0 with mask 1; both CFG branches carry the same channels, as
+    in the official pipeline. The LATENT is the empty video [latent_frames, 4, height/8, width/8].
+    """
+    check_size(width, height)
+    check_latent_frames(latent_frames)
+    reference = fit_image(image, width, height)
+    latent = encode_reference(vae, reference)
+    size = (height // SPATIAL, width // SPATIAL)
+    if tuple(latent.shape[-2:]) != size:
+        raise ValueError(f"the VAE encoded a {width}x{height} image to a {tuple(latent.shape[-2:])} latent; expected {size}")
+    concat = image_condition(_SD15_LATENT.process_in(latent[:1]), latent_frames)
+    positive = node_helpers.conditioning_set_values(positive, {CONCAT_KEY: concat})
+    negative = node_helpers.conditioning_set_values(negative, {CONCAT_KEY: concat})
+    empty = torch.zeros((latent_frames, LATENT_CHANNELS, *size), device=mm.intermediate_device())
+    return positive, negative, {"samples": empty}, reference
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """The sampler box's widgets. Defaults are the official inference settings (768x768, 16 latent frames = 61
+    frames through the CV-VAE, fps 25, motion score 3, 50 DDIM steps at CFG 7.5, seed 22)."""
+
+    width: int = 768
+    height: int = 768
+    latent_frames: int = 16
+    fps: float = 25.0
+    motion_score: float = 3.0
+    seed: int = 22
+    steps: int = 50
+    cfg: float = 7.5
+    sampler_name: str = "ddim"
+    scheduler: str = "ddim_uniform"
+
+    def __post_init__(self) -> None:
+        check_size(self.width, self.height)
+        check_latent_frames(self.latent_frames)
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        if self.sampler_name not in comfy.samplers.KSampler.SAMPLERS:
+            raise ValueError(f"unknown sampler '{self.sampler_name}'; ComfyUI offers {comfy.samplers.KSampler.SAMPLERS}")
+        if self.scheduler not in comfy.samplers.KSampler.SCHEDULERS:
+            raise ValueError(f"unknown scheduler '{self.scheduler}'; ComfyUI offers {comfy.samplers.KSampler.SCHEDULERS}")
+
+
+class SamplingProgress:
+    """One progress bar over every pass of a run, with latent previews; Cancel is honoured at every step."""
+
+    def __init__(self, model: comfy.model_patcher.ModelPatcher, total: int) -> None:
+        self.total = total
+        self.bar = comfy.utils.ProgressBar(total)
+        self.previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
+
+    def callback(self, offset: int):
+        def on_step(step: int, x0: torch.Tensor, x: torch.Tensor, total_steps: int) -> None:
+            mm.throw_exception_if_processing_interrupted()
+            preview = self.previewer.decode_latent_to_preview_image("JPEG", x0) if self.previewer else None
+            self.bar.update_absolute(offset + step + 1, self.total, preview)
+
+        return on_step
+
+
+def _sample(model: comfy.model_patcher.ModelPatcher, latent: torch.Tensor, positive: list, negative: list,
+            settings: VideoSettings, callback) -> torch.Tensor:
+    noise = comfy.sample.prepare_noise(latent, settings.seed)
+    return comfy.sample.sample(
+        model, noise, settings.steps, settings.cfg, settings.sampler_name, settings.scheduler, positive, negative,
+        latent, callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=settings.seed,
+    )
+
+
+def first_frame_model(model: comfy.model_patcher.ModelPatcher, fancy: FancyVideoHandle) -> comfy.model_patcher.ModelPatcher:
+    """The official T2V first-frame pass: no motion modules, no fps/motion embeddings, epsilon DDIM schedule."""
+    return apply_fancyvideo(model, fancy.model_for(model), fps=None, motion_score=None, compute_motion=False, sampling="eps")
+
+
+def generate_video(
+    model: comfy.model_patcher.ModelPatcher,
+    fancy: FancyVideoHandle,
+    positive: list,
+    negative: list,
+    vae: comfy.sd.VAE,
+    settings: VideoSettings = VideoSettings(),
+    image: Optional[torch.Tensor] = None,
+    cvvae: Optional[CVVAEHandle] = None,
+) -> tuple[dict, torch.Tensor]:
+    """(video LATENT [latent_frames, 4, h, w], reference IMAGE [1, H, W, 3]).
+
+    image None: T2V (the first frame is generated, then used as the reference). The reference is encoded by `cvvae`
+    when given (decode the result with CV-VAE Decode), else by `vae` (decode per frame with VAE Decode).
+    """
+    check_sd15(model)
+    check_latent_frames(settings.latent_frames, fancy)
+    passes = 1 if image is not None else 2
+    progress = SamplingProgress(model, settings.steps * passes)
+    size = (settings.height // SPATIAL, settings.width // SPATIAL)
+    if image is None:
+        blank = torch.zeros((1, LATENT_CHANNELS, *size), device=mm.intermediate_device())
+        first = _sample(first_frame_model(model, fancy), blank, positive, negative, settings, progress.callback(0))
+        image = vae.decode(first)[:1].float().to(mm.intermediate_device())
+        logger.info("FancyVideo T2V: first frame generated (%dx%d)", settings.width, settings.height)
+    video_positive, video_negative, latent, reference = image_to_video_inputs(
+        positive, negative, cvvae if cvvae is not None else vae, image, settings.width, settings.height,
+        settings.latent_frames,
+    )
+    video_model = apply_fancyvideo(model, fancy.model_for(model), fps=settings.fps, motion_score=settings.motion_score)
+    samples = _sample(video_model, latent["samples"], video_positive, video_negative, settings,
+                      progress.callback(settings.steps * (passes - 1)))
+    return {"samples": samples}, reference
