@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 
 import comfy.model_management as mm
-import comfy.samplers
 from comfy_api.latest import io
 
+from ..sampling_inputs import sampler_inputs
 from ...modules.fairy import ANCHOR_RULES
 from ..progress import comfy_hooks
 from .sampling import FairyEditOptions, edit_video, plan_edit
@@ -64,18 +64,12 @@ class FrameLoomFairyEdit(io.ComfyNode):
                     "raise it until VRAM runs short.",
                 ),
                 io.Int.Input("steps", default=_DEFAULTS.steps, min=1, max=200, tooltip="Sampling steps (paper: 10)."),
-                io.Combo.Input(
-                    "sampler_name",
-                    options=list(comfy.samplers.KSampler.SAMPLERS),
-                    default=_DEFAULTS.sampler_name,
-                    tooltip="Paper: euler_ancestral. Ancestral/SDE samplers draw their noise per frame, so batching "
+                *sampler_inputs(
+                    _DEFAULTS.sampler_name,
+                    _DEFAULTS.scheduler,
+                    "Paper: euler_ancestral. Ancestral/SDE samplers draw their noise per frame, so batching "
                     "never changes a frame; euler or ddim are the deterministic alternatives.",
-                ),
-                io.Combo.Input(
-                    "scheduler",
-                    options=list(comfy.samplers.KSampler.SCHEDULERS),
-                    default=_DEFAULTS.scheduler,
-                    tooltip="Sigma schedule, as in KSampler.",
+                    "Sigma schedule, as in KSampler.",
                 ),
                 io.Float.Input(
                     "text_cfg",

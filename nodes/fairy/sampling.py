@@ -18,6 +18,7 @@ import comfy.model_management as mm
 import comfy.samplers
 from comfy.model_patcher import ModelPatcher
 
+from ..sampling_inputs import check_sampler_names
 from ...modules.common import LoopHooks, chunk_ranges
 from ...modules.common.hooks import NO_HOOKS
 from ...modules.fairy import ANCHOR_RULES, AnchorCache, anchor_indices, per_frame_noise
@@ -60,10 +61,7 @@ class FairyEditOptions:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 < self.denoise <= 1.0:
             raise ValueError(f"denoise must be in (0, 1], got {self.denoise}")
-        if self.sampler_name not in comfy.samplers.KSampler.SAMPLERS:
-            raise ValueError(f"unknown sampler '{self.sampler_name}'; ComfyUI offers {comfy.samplers.KSampler.SAMPLERS}")
-        if self.scheduler not in comfy.samplers.KSampler.SCHEDULERS:
-            raise ValueError(f"unknown scheduler '{self.scheduler}'; ComfyUI offers {comfy.samplers.KSampler.SCHEDULERS}")
+        check_sampler_names(self.sampler_name, self.scheduler)
 
 
 @dataclass(frozen=True)

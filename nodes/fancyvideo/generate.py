@@ -23,6 +23,7 @@ import comfy.utils
 import latent_preview
 import node_helpers
 
+from ..sampling_inputs import check_sampler_names
 from ...modules.fancyvideo.conditioning import image_condition
 from ...modules.fancyvideo.loading import LATENT_CHANNELS
 from .apply import apply_fancyvideo
@@ -86,10 +87,7 @@ class VideoSettings:
         check_latent_frames(self.latent_frames)
         if self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
-        if self.sampler_name not in comfy.samplers.KSampler.SAMPLERS:
-            raise ValueError(f"unknown sampler '{self.sampler_name}'; ComfyUI offers {comfy.samplers.KSampler.SAMPLERS}")
-        if self.scheduler not in comfy.samplers.KSampler.SCHEDULERS:
-            raise ValueError(f"unknown scheduler '{self.scheduler}'; ComfyUI offers {comfy.samplers.KSampler.SCHEDULERS}")
+        check_sampler_names(self.sampler_name, self.scheduler)
 
 
 class SamplingProgress:

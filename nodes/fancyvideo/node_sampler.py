@@ -5,9 +5,9 @@ from typing import Optional
 
 import torch
 
-import comfy.samplers
 from comfy_api.latest import io
 
+from ..sampling_inputs import sampler_inputs
 from .generate import VideoSettings, generate_video
 from .handles import CVVAEHandle, CVVAEType, FancyVideoHandle, FancyVideoModelType
 from .node_apply import DEFAULTS, embedding_inputs, size_inputs
@@ -46,11 +46,12 @@ class FrameLoomFancyVideoSampler(io.ComfyNode):
                              tooltip="Sampling steps per pass (official: 50; T2V runs two passes)."),
                 io.Float.Input("cfg", default=DEFAULTS.cfg, min=0.0, max=30.0, step=0.1, round=0.01,
                                tooltip="Classifier-free guidance scale (official: 7.5)."),
-                io.Combo.Input("sampler_name", options=list(comfy.samplers.KSampler.SAMPLERS),
-                               default=DEFAULTS.sampler_name, tooltip="ddim with ddim_uniform reproduces the official "
-                               "50-step DDIM (timesteps 981, 961, ..., 1)."),
-                io.Combo.Input("scheduler", options=list(comfy.samplers.KSampler.SCHEDULERS),
-                               default=DEFAULTS.scheduler, tooltip="Sigma schedule, as in KSampler."),
+                *sampler_inputs(
+                    DEFAULTS.sampler_name,
+                    DEFAULTS.scheduler,
+                    "ddim with ddim_uniform reproduces the official 50-step DDIM (timesteps 981, 961, ..., 1).",
+                    "Sigma schedule, as in KSampler.",
+                ),
                 io.Image.Input("image", optional=True,
                                tooltip="Optional first frame: image-to-video. Leave it unconnected for text-to-video."),
                 CVVAEType.Input("cvvae", optional=True,

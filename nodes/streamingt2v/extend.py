@@ -27,6 +27,7 @@ import folder_paths
 import latent_preview
 import node_helpers
 
+from ..sampling_inputs import check_sampler_names
 from ...modules.streamingt2v.autoregression import chunk_seed, plan_extension
 from ...modules.streamingt2v.bookkeeping import MS_CHUNK, ms_kept_frames
 from .cache import ChunkCache, input_hash, module_fingerprint, patcher_fingerprint
@@ -54,10 +55,7 @@ class ExtendSettings:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
         if self.size < 8 or self.size % 8:
             raise ValueError(f"size must be a positive multiple of 8 (the VAE's factor), got {self.size}")
-        if self.sampler_name not in comfy.samplers.KSampler.SAMPLERS:
-            raise ValueError(f"unknown sampler '{self.sampler_name}'; ComfyUI offers {comfy.samplers.KSampler.SAMPLERS}")
-        if self.scheduler not in comfy.samplers.KSampler.SCHEDULERS:
-            raise ValueError(f"unknown scheduler '{self.scheduler}'; ComfyUI offers {comfy.samplers.KSampler.SCHEDULERS}")
+        check_sampler_names(self.sampler_name, self.scheduler)
 
 
 @dataclass(frozen=True)

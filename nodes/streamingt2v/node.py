@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import comfy.model_management as mm
-import comfy.samplers
 import folder_paths
 from comfy_api.latest import io
 
+from ..sampling_inputs import sampler_inputs
 from ...modules.streamingt2v.blending import RNG_MODES
 from ..patcher import PRECISIONS, pick_dtype
 from .blending import BlendingOptions, apply_randomized_blending
@@ -128,18 +128,12 @@ class FrameLoomStreamingT2VExtend(io.ComfyNode):
                     tooltip="Guidance: positive = prompt + anchor frame, negative = negative prompt + gray frame "
                     "(upstream: 7.5).",
                 ),
-                io.Combo.Input(
-                    "sampler_name",
-                    options=list(comfy.samplers.KSampler.SAMPLERS),
-                    default=_EXTEND.sampler_name,
-                    tooltip="euler_ancestral with ddim_uniform is the official DDIM with eta 1.0 (ComfyUI's 'ddim' "
+                *sampler_inputs(
+                    _EXTEND.sampler_name,
+                    _EXTEND.scheduler,
+                    "euler_ancestral with ddim_uniform is the official DDIM with eta 1.0 (ComfyUI's 'ddim' "
                     "is eta 0).",
-                ),
-                io.Combo.Input(
-                    "scheduler",
-                    options=list(comfy.samplers.KSampler.SCHEDULERS),
-                    default=_EXTEND.scheduler,
-                    tooltip="ddim_uniform gives the official DDIM timesteps (981, 961, ..., 1 for 50 steps).",
+                    "ddim_uniform gives the official DDIM timesteps (981, 961, ..., 1 for 50 steps).",
                 ),
                 io.ClipVisionOutput.Input(
                     "clip_vision_output",

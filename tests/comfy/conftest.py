@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from tests.support.runtime import enable_inprocess_comfy, import_pack
 
@@ -22,3 +23,13 @@ def comfy_runtime(tmp_path_factory):
 def frameloom(comfy_runtime):
     """The pack imported as ComfyUI would import it (relative imports into nodes/ and modules/ resolve)."""
     return import_pack()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models are all per-op overhead: one intra-op thread is faster, and avoids OpenMP oversubscription when the
+    2-core CI machine is busy (a 10-step tiny run: 0.6 s vs 40 s under load). Results hold for any thread count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -9,7 +9,7 @@ import logging
 import pytest
 import torch
 
-from tests.comfy.test_fairy_patch import one_thread, text_conditioning, tiny_unet  # noqa: F401 (fixture)
+from tests.comfy.test_fairy_patch import text_conditioning, tiny_unet  # noqa: F401 (fixture)
 from tests.support.tiny_models import random_state
 
 pytestmark = pytest.mark.comfy

@@ -45,15 +45,6 @@ def text_conditioning(seed: int) -> list:
     return [[torch.randn(1, 4, 32, generator=torch.Generator().manual_seed(seed)), {}]]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models are all per-op overhead: one intra-op thread is faster, and avoids OpenMP oversubscription when
-    the 2-core CI machine is busy (results hold for any thread count)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(scope="module")
 def patch_module(frameloom):

@@ -9,7 +9,6 @@ import types
 import pytest
 import torch
 
-from tests.comfy.test_fairy_patch import one_thread  # noqa: F401 (autouse fixture)
 from tests.comfy.test_fancyvideo_nodes_tiny_models import tiny_base, tiny_checkpoint  # noqa: F401 (fixtures)
 from tests.support import tiny_sd
 

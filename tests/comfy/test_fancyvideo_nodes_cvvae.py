@@ -13,7 +13,6 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from tests.comfy.test_fairy_patch import one_thread  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.comfy
 

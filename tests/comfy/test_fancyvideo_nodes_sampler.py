@@ -9,7 +9,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.comfy.test_fairy_patch import one_thread  # noqa: F401 (autouse fixture)
 from tests.comfy.test_fancyvideo_nodes import fv_nodes, kit  # noqa: F401 (fixtures)
 from tests.comfy.test_fancyvideo_nodes_tiny_models import tiny_base, tiny_checkpoint  # noqa: F401 (fixtures)
 

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from tests.support import freenoise_models as tiny
-from tests.support.freenoise_models import one_thread  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.comfy
 

@@ -16,7 +16,6 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from tests.support import freenoise_models as tiny
-from tests.support.freenoise_models import one_thread  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.comfy
 TOL = 1e-5

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import io as _io
 import threading
 
 import pytest

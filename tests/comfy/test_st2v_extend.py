@@ -15,7 +15,7 @@ import os
 import pytest
 import torch
 
-from tests.comfy.test_st2v_model import one_thread, read_vector, vector_net  # noqa: F401 (fixture)
+from tests.comfy.test_st2v_model import read_vector, vector_net  # noqa: F401 (fixture)
 from tests.support.tiny_models import random_state
 
 pytestmark = pytest.mark.comfy

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import pathlib
 
-import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -27,15 +26,6 @@ TINY_CLIP = {
     "projection_dim": 32, "vocab_size": 49408,
 }
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Import into a test module to run it with one intra-op thread: tiny models are all per-op overhead, and on the
-    shared 2-core machine OpenMP threads oversubscribe badly (a 10-step tiny run: 0.6 s vs 40 s under load)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _fill(module: torch.nn.Module, seed: int, scale: float) -> None:
