@@ -10,11 +10,12 @@ import torch
 from tests.support.media import moving_square_frames, write_video
 from tests.support.server import ComfyServer
 from tests.support.tiny_models import write_rife_checkpoint
-from tests.support.tiny_sd import write_fancyvideo_models
+from tests.support.tiny_sd import write_fancyvideo_models, write_sd15_checkpoint
 
 SAMPLE_VIDEO = "frameloom_sample.mp4"  # the file name the shipped workflows reference
 RIFE_FILE = "rife426.pth"  # a random 4.25-layout net under the name users have (4.26 shares the layout)
 BAD_RIFE_FILE = "not_a_rife_model.safetensors"
+IP2P_FILE = "instruct-pix2pix-00-22000.safetensors"  # the published InstructPix2Pix file name
 
 
 def prepare_base_dir(base: pathlib.Path) -> pathlib.Path:
@@ -23,6 +24,7 @@ def prepare_base_dir(base: pathlib.Path) -> pathlib.Path:
     save_file({"encoder.weight": torch.zeros(4, 4), "decoder.bias": torch.zeros(4)}, str(rife_dir / BAD_RIFE_FILE))
     write_video(base / "input" / SAMPLE_VIDEO, moving_square_frames(8, 64, 96), fps=8)
     write_fancyvideo_models(base)
+    write_sd15_checkpoint(base / "models" / "checkpoints" / IP2P_FILE, seed=1, instruct_pix2pix=True)
     return base
 
 
