@@ -42,3 +42,21 @@ def test_no_console_errors(browser_run):
     # The frontend looks every custom node up on the public registry (blocked offline by its own CSP); that is not ours.
     errors = [e for e in browser_run["consoleErrors"] if "frameloom" in e.lower() and "api.comfy.org" not in e]
     assert errors == []
+
+
+@pytest.mark.parametrize("workflow", [p.stem for p in WORKFLOWS])
+def test_saved_video_embeds_the_workflow(comfy_server, browser_run, workflow):
+    """Core SaveVideo stores the graph in the file, so dropping the video back onto ComfyUI restores it."""
+    import av
+
+    result = next(r for r in browser_run["results"] if r["name"] == workflow)
+    entry = comfy_server.wait(result["promptId"])
+    saved = [item for out in entry["outputs"].values() for item in out.get("images", [])
+             if item["filename"].endswith((".mp4", ".webm", ".mov"))]
+    assert saved, "the workflow saved no video"
+    for item in saved:
+        path = comfy_server.base_dir / "output" / item["subfolder"] / item["filename"]
+        with av.open(str(path)) as container:
+            embedded = json.loads(container.metadata["workflow"])
+        shipped = json.loads(next(p for p in WORKFLOWS if p.stem == workflow).read_text())
+        assert sorted(n["type"] for n in embedded["nodes"]) == sorted(n["type"] for n in shipped["nodes"])
