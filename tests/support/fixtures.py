@@ -11,6 +11,7 @@ from tests.support.media import moving_square_frames, write_video
 from tests.support.server import ComfyServer
 from tests.support.tiny_models import write_rife_checkpoint
 from tests.support.tiny_sd import write_fancyvideo_models, write_sd15_checkpoint
+from tests.support.tiny_st2v import write_st2v_models
 
 SAMPLE_VIDEO = "frameloom_sample.mp4"  # the file name the shipped workflows reference
 RIFE_FILE = "rife426.pth"  # a random 4.25-layout net under the name users have (4.26 shares the layout)
@@ -25,6 +26,7 @@ def prepare_base_dir(base: pathlib.Path) -> pathlib.Path:
     write_video(base / "input" / SAMPLE_VIDEO, moving_square_frames(8, 64, 96), fps=8)
     write_fancyvideo_models(base)
     write_sd15_checkpoint(base / "models" / "checkpoints" / IP2P_FILE, seed=1, instruct_pix2pix=True)
+    write_st2v_models(base)  # StreamingT2V extend workflow: denoiser, OpenCLIP, VAE, 16-frame clip
     return base
 
 

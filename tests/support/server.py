@@ -49,6 +49,8 @@ class ComfyServer:
         if not link.exists():
             link.symlink_to(REPO_ROOT, target_is_directory=True)
         env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+        # tiny test models are all per-op overhead; one math thread avoids oversubscribing a busy 2-core machine
+        env.setdefault("OMP_NUM_THREADS", "1")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(STUBS_DIR), env.get("PYTHONPATH", "")) if p)
         python = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
         cmd = [
