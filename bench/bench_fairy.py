@@ -28,7 +28,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -42,8 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.bench_fancyvideo import enable_comfy  # noqa: E402  (in-process ComfyUI on the CPU or on the GPU)
-from bench.bench_rife import _rss_kib  # noqa: E402  (the /proc peak-RSS reader the RIFE bench uses)
+from bench.common import device_name, enable_comfy, peak_rss_above, reset_peak_rss, write_result, written  # noqa: E402
 from tests.support import tiny_sd  # noqa: E402
 from tests.support.runtime import import_pack  # noqa: E402
 
@@ -184,9 +182,7 @@ def plain_edit(model, positive, negative, vae, images: torch.Tensor, options) ->
 
 def measured(fn: Callable[[], torch.Tensor], device: str) -> tuple[torch.Tensor, dict]:
     """Run `fn` once: its result, wall and process CPU seconds and peak memory above the level before the call."""
-    before = _rss_kib("VmRSS") * 1024
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-        fh.write("5")  # resets VmHWM (peak RSS) to the current RSS
+    before = reset_peak_rss()
     if device == "cuda":
         torch.cuda.synchronize()
         gpu_before = torch.cuda.memory_allocated()
@@ -194,7 +190,7 @@ def measured(fn: Callable[[], torch.Tensor], device: str) -> tuple[torch.Tensor,
     start, cpu_start = time.perf_counter(), time.process_time()
     result = fn()  # a CPU IMAGE: the copy back synchronises
     stats = {"s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start,
-             "peak_rss_mib": (_rss_kib("VmHWM") * 1024 - before) / 2**20}
+             "peak_rss_mib": (peak_rss_above(before)) / 2**20}
     if device == "cuda":
         stats["peak_gpu_mib"] = (torch.cuda.max_memory_allocated() - gpu_before) / 2**20
     return result, stats
@@ -342,17 +338,15 @@ def main() -> None:
         lengths = run_lengths(args, checkpoint)
     result = {
         "device": args.device,
-        "device_name": torch.cuda.get_device_name() if on_gpu else platform.processor() or platform.machine(),
+        "device_name": device_name(args.device),
         "torch": torch.__version__, "threads": args.threads, "size": args.size, "steps": args.steps,
         "repeats": args.repeats, "clock": args.clock, "edit": EDIT, "lengths": lengths, "sd15_cache": sd15_cache(),
     }
     result["sd15_attention"] = sd15_attention_time(
         result["sd15_cache"]["layers"], SD15_CASE["anchors"], args.device, args.repeats, args.clock)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"fairy_{args.device}_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    path = write_result(result, "fairy", args.device, args.out)
     print_tables(result)
-    print(f"\nwritten {os.path.relpath(path, REPO_ROOT)}")
+    print(written(path))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -32,26 +31,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.bench_rife import _rss_kib  # noqa: E402  (the /proc peak-RSS reader the RIFE bench uses)
+from bench.common import device_name, enable_comfy, peak_rss_above, reset_peak_rss, strict_fp32_cuda, write_result, written  # noqa: E402
 from tests.support import tiny_sd  # noqa: E402
-from tests.support.runtime import STUBS_DIR, enable_inprocess_comfy, import_pack, require_runtime  # noqa: E402
+from tests.support.runtime import import_pack  # noqa: E402
 
 logger = logging.getLogger("FrameLoom.bench.fancyvideo")
 
 CHUNK_LATENTS = (5, 9, 17)  # 1, 2 and 4 official decode chunks
 
-
-def enable_comfy(cpu: bool) -> None:
-    """In-process ComfyUI: the test setup (--cpu) on the CPU; ComfyUI's own device choice otherwise."""
-    if cpu:
-        enable_inprocess_comfy()
-        return
-    sys.path.extend([str(require_runtime()), str(STUBS_DIR)])
-    sys.argv = [sys.argv[0]]  # ComfyUI parses sys.argv when comfy.cli_args is first imported
-    import comfy.options
-
-    comfy.options.enable_args_parsing()
-    import comfy.model_management  # noqa: F401  (selects the device now)
 
 
 def load_models(folder: Path):
@@ -134,11 +121,9 @@ def memory_child(args) -> dict:
         torch.cuda.synchronize()
         peak, kind = torch.cuda.max_memory_allocated() - before, "cuda max_memory_allocated"
     else:
-        before = _rss_kib("VmRSS") * 1024
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-            fh.write("5")  # resets VmHWM (peak RSS) to the current RSS
+        before = reset_peak_rss()
         video = model.decode(latent)
-        peak, kind = _rss_kib("VmHWM") * 1024 - before, "process peak RSS (VmHWM)"
+        peak, kind = peak_rss_above(before), "process peak RSS (VmHWM)"
     assert video.shape[2] == frames
     chunks = max(1, -(-(args.memory_child - 1) // 4))
     return {"latent_frames": args.memory_child, "frames": frames, "chunks": chunks, "peak_mib": peak / 2**20,
@@ -187,8 +172,7 @@ def main() -> None:
     if on_gpu:
         if not torch.cuda.is_available():
             parser.error("--device cuda but CUDA is not available")
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        strict_fp32_cuda()
     args.cvvae_ch = args.cvvae_ch or (128 if on_gpu else 32)
     args.decode_size = args.decode_size or (576 if on_gpu else (64 if args.quick else 128))
     if args.memory_child:
@@ -203,7 +187,7 @@ def main() -> None:
     import_pack()
     result = {
         "device": args.device,
-        "device_name": torch.cuda.get_device_name() if on_gpu else platform.processor() or platform.machine(),
+        "device_name": device_name(args.device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "quick": args.quick,
@@ -213,11 +197,9 @@ def main() -> None:
         "denoiser": denoiser(args),
         "cvvae_memory": cvvae_memory(args),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"fancyvideo_{args.device}_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    path = write_result(result, "fancyvideo", args.device, args.out)
     print_tables(result)
-    print(f"\nwritten {os.path.relpath(path, REPO_ROOT)}")
+    print(written(path))
 
 
 if __name__ == "__main__":

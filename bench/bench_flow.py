@@ -18,8 +18,6 @@ import argparse
 import json
 import logging
 import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench.common import device_name, strict_fp32_cuda, write_result, written  # noqa: E402
 from modules.flow import (  # noqa: E402
     DIS_PRESETS,
     DisFlow,
@@ -105,8 +104,7 @@ def main() -> None:
     if args.device == "cuda":
         if not torch.cuda.is_available():
             parser.error("--device cuda but CUDA is not available")
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        strict_fp32_cuda()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     sizes = [(128, 128), (256, 256)] if args.quick else [(256, 256), (512, 512), (720, 1280)]
     frames = 6 if args.quick else 9
@@ -135,9 +133,7 @@ def main() -> None:
     occlusion = {f"dis_{p}": occlusion_quality(DisFlow(p), sizes[0], 6) for p in DIS_PRESETS}
     result = {
         "device": args.device,
-        "device_name": (
-            torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine()
-        ),
+        "device_name": device_name(args.device),
         "torch": torch.__version__,
         "opencv": __import__("cv2").__version__,
         "threads": torch.get_num_threads(),
@@ -147,9 +143,7 @@ def main() -> None:
         "rows": rows,
         "occlusion": occlusion,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"flow_{args.device}_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    path = write_result(result, "flow", args.device, args.out)
     print(f"{'size':>10} {'px/frame':>8} {'max px':>7} {'method':>14} {'s/frame':>9} {'EPE fwd':>8} {'EPE bwd':>8}")
     for r in rows:
         note = "" if r.get("epe_meaningful", True) else "  (random weights: EPE meaningless)"
@@ -158,7 +152,7 @@ def main() -> None:
             f"{r['method']:>14} {r['seconds_per_frame']:>9.4f} {r['epe_forward']:>8.3f} {r['epe_backward']:>8.3f}{note}"
         )
     print(f"occlusion check on a moving square ({sizes[0][1]}x{sizes[0][0]}): {json.dumps(occlusion)}")
-    print(f"\nwritten {os.path.relpath(path, REPO_ROOT)}")
+    print(written(path))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.bench_rife import _rss_kib  # noqa: E402  (the /proc peak-RSS reader the RIFE bench uses)
+from bench.common import device_name, peak_rss_above, reset_peak_rss, write_result  # noqa: E402
 from tests.support.runtime import enable_inprocess_comfy, import_pack  # noqa: E402
 
 logger = logging.getLogger("FrameLoom.bench.freenoise")
@@ -127,11 +126,9 @@ def memory_child(args) -> dict:
     """In a fresh process: peak RSS above the pre-call level of one evaluation."""
     model, _, positive, negative = build(args.mode, args.memory_child)
     evaluate(model, positive, negative, 16, args.size)  # warm-up outside the measurement
-    before = _rss_kib("VmRSS") * 1024
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-        fh.write("5")  # resets VmHWM (peak RSS) to the current RSS
+    before = reset_peak_rss()
     evaluate(model, positive, negative, args.memory_child, args.size)
-    peak = _rss_kib("VmHWM") * 1024 - before
+    peak = peak_rss_above(before)
     return {"frames": args.memory_child, "mode": args.mode, "peak_mib": peak / 2**20}
 
 
@@ -187,14 +184,12 @@ def main() -> None:
         print(json.dumps(memory_child(args)))
         return
     result = {
-        "device": "cpu", "device_name": platform.processor() or platform.machine(), "size": args.size,
+        "device": "cpu", "device_name": device_name("cpu"), "size": args.size,
         "threads": args.threads, "repeats": args.repeats, "unet": SMALL_UNET,
         "freenoise": {"context_length": 16, "stride": 4, "weighting": "pyramid"},
         "timing": timing(args), "memory": memory(args),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"freenoise_cpu_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2))
+    path = write_result(result, "freenoise", "cpu", args.out)
     print_tables(result)
     print(f"\nwritten to {path}")
 

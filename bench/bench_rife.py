@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -29,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from bench.common import device_name, peak_rss_above, reset_peak_rss, strict_fp32_cuda, write_result, written  # noqa: E402
 from modules.rife import expected_layout, interpolate_pair, interpolate_video, load_ifnet  # noqa: E402
 from tests.support.rife_weights import rebuild_weights  # noqa: E402
 
@@ -117,13 +116,6 @@ def throughput(args, net, device: str) -> list[dict]:
     return rows
 
 
-def _rss_kib(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
 
 def memory_child(args) -> dict:
     """Runs in a fresh process: peak memory above the pre-call level for one method and one length."""
@@ -143,11 +135,9 @@ def memory_child(args) -> dict:
         peak = torch.cuda.max_memory_allocated() - before
         kind = "cuda max_memory_allocated"
     else:
-        before = _rss_kib("VmRSS") * 1024
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-            fh.write("5")  # resets VmHWM (peak RSS) to the current RSS
+        before = reset_peak_rss()
         result = run()
-        peak = _rss_kib("VmHWM") * 1024 - before
+        peak = peak_rss_above(before)
         kind = "process peak RSS (VmHWM)"
     assert result.shape[0] == (frames.shape[0] - 1) * 2 + 1
     return {"frames_in": frames.shape[0], "method": args.method, "peak_mib": peak / 2**20,
@@ -196,8 +186,7 @@ def main() -> None:
     if args.device == "cuda":
         if not torch.cuda.is_available():
             parser.error("--device cuda but CUDA is not available")
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        strict_fp32_cuda()
     if args.memory_child:
         print(json.dumps(memory_child(args)))
         return
@@ -210,7 +199,7 @@ def main() -> None:
     result = {
         "version": args.version,
         "device": args.device,
-        "device_name": torch.cuda.get_device_name() if on_gpu else platform.processor() or platform.machine(),
+        "device_name": device_name(args.device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "multiplier": args.multiplier,
@@ -220,11 +209,9 @@ def main() -> None:
         "throughput": throughput(args, net, args.device),
         "memory": memory(args),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"rife_{args.device}_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    path = write_result(result, "rife", args.device, args.out)
     print_tables(result)
-    print(f"\nwritten {os.path.relpath(path, REPO_ROOT)}")
+    print(written(path))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,8 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.bench_fancyvideo import enable_comfy  # noqa: E402  (in-process ComfyUI on the CPU or ComfyUI's GPU)
-from bench.bench_rife import _rss_kib  # noqa: E402  (the /proc RSS reader)
+from bench.common import device_name, enable_comfy, peak_rss_above, reset_peak_rss, rss_kib, write_result, written  # noqa: E402
 from tests.support import tiny_st2v  # noqa: E402
 from tests.support.runtime import import_pack  # noqa: E402
 
@@ -70,7 +68,7 @@ class ChunkMeter:
             torch.cuda.reset_peak_memory_stats()
         else:
             written = (16 + 8 * len(self.chunks)) * self.frame_bytes  # this chunk's 8 frames land after decode
-            row["working_mib"] = (_rss_kib("VmRSS") * 1024 - self.baseline - written) / MIB
+            row["working_mib"] = (rss_kib("VmRSS") * 1024 - self.baseline - written) / MIB
         self.chunks.append(row)
         return out
 
@@ -111,16 +109,14 @@ def child(args) -> dict:
             baseline = torch.cuda.memory_allocated()
             torch.cuda.reset_peak_memory_stats()
         else:
-            baseline = _rss_kib("VmRSS") * 1024
-            with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-                fh.write("5")  # resets VmHWM (peak RSS) to the current RSS
+            baseline = reset_peak_rss()
         meter = ChunkMeter(vae, device, baseline, frame_bytes)
         video = extend_video(model, positive, negative, meter, clip, anchor, settings, cache)
         total = time.perf_counter() - meter.start
         if device.type == "cuda":
             peak, kind = max(c["cuda_peak_mib"] for c in meter.chunks), "cuda max_memory_allocated"
         else:
-            peak, kind = (_rss_kib("VmHWM") * 1024 - baseline) / MIB, "process peak RSS (VmHWM)"
+            peak, kind = (peak_rss_above(baseline)) / MIB, "process peak RSS (VmHWM)"
     assert video.shape[0] == args.child
     chunks = meter.chunks
     seconds = [c["seconds"] for c in chunks[1:]] or [chunks[0]["seconds"]]  # chunk 1 carries the warm-up
@@ -190,15 +186,13 @@ def main() -> None:
     args.frames = LENGTHS[:2] if args.quick else LENGTHS
     result = {
         "device": args.device,
-        "device_name": torch.cuda.get_device_name() if on_gpu else platform.processor() or platform.machine(),
+        "device_name": device_name(args.device),
         "torch": torch.__version__, "threads": args.threads, "quick": args.quick, "size": args.size,
         "steps": args.steps, "rows": run_lengths(args),
     }  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"st2v_{args.device}_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    path = write_result(result, "st2v", args.device, args.out)
     print_table(result)
-    print(f"\nwritten {os.path.relpath(path, REPO_ROOT)}")
+    print(written(path))
 
 
 if __name__ == "__main__":
