@@ -2,25 +2,18 @@
 // frontend itself serializes (node sizes, widget order, link ids), and saves a thumbnail of each graph.
 // Usage: node scripts/build_workflows.mjs <server-url> <spec.json>... (needs FRAMELOOM_NODE_MODULES; writes workflows/)
 // Spec: {name, nodes: [{id, type, pos:[x,y], widgets:{name: value}, title?}], links: [[fromId, outSlot, toId, inputName]]}
-import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
+import { launchChromium, waitForComfy } from "../tests/browser/comfy_page.mjs";
 
-const require = createRequire(path.join(process.env.FRAMELOOM_NODE_MODULES, "noop.js"));
-const { chromium } = require("playwright-core");
 const [url, ...specPaths] = process.argv.slice(2);
 const outDir = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..", "workflows");
 
-const browser = await chromium.launch({
-  executablePath: process.env.FRAMELOOM_CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
   await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.app && window.app.graph && window.LiteGraph
-    && Object.keys(window.LiteGraph.registered_node_types).length > 50, null, { timeout: 120000 });
+  await waitForComfy(page);
   for (const specPath of specPaths) {
     const spec = JSON.parse(fs.readFileSync(specPath, "utf8"));
     const built = await page.evaluate((spec) => {

@@ -1,21 +1,14 @@
 // Drives the real ComfyUI frontend in headless Chromium for FrameLoom's browser tests.
 // Usage: node driver.mjs <server-url> <task.json>   (task: {workflows: [{name, path}], queue: bool, screenshot_dir?})
 // Prints one JSON object: per workflow the missing node types, widget warnings, the prompt id it queued, plus console errors.
-import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
-
-const require = createRequire(path.join(process.env.FRAMELOOM_NODE_MODULES, "noop.js"));
-const { chromium } = require("playwright-core");
+import { launchChromium, waitForComfy } from "./comfy_page.mjs";
 
 const [url, taskPath] = process.argv.slice(2);
 const task = JSON.parse(fs.readFileSync(taskPath, "utf8"));
 
-const browser = await chromium.launch({
-  executablePath: process.env.FRAMELOOM_CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"],
-});
+const browser = await launchChromium();
 const consoleErrors = [];
 const results = [];
 try {
@@ -23,8 +16,7 @@ try {
   page.on("console", (msg) => { if (msg.type() === "error") consoleErrors.push(msg.text()); });
   page.on("pageerror", (err) => consoleErrors.push(String(err)));
   await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.app && window.app.graph && window.LiteGraph
-    && Object.keys(window.LiteGraph.registered_node_types).length > 50, null, { timeout: 120000 });
+  await waitForComfy(page);
 
   for (const wf of task.workflows) {
     const workflow = JSON.parse(fs.readFileSync(wf.path, "utf8"));

@@ -4,23 +4,15 @@
 // Loads the workflow the drag-and-drop way with the node's title set to `hostile`, queues it from the page (so the
 // page's own websocket receives the node's UI output), waits for the preview, then feeds the node a UI output naming
 // `hostile_file` (a real file the test put in temp). Prints one JSON object with what it observed.
-import { createRequire } from "node:module";
 import fs from "node:fs";
-import path from "node:path";
-
-const require = createRequire(path.join(process.env.FRAMELOOM_NODE_MODULES, "noop.js"));
-const { chromium } = require("playwright-core");
+import { launchChromium, waitForComfy } from "./comfy_page.mjs";
 
 const [url, taskPath] = process.argv.slice(2);
 const task = JSON.parse(fs.readFileSync(taskPath, "utf8"));
 const workflow = JSON.parse(fs.readFileSync(task.workflow, "utf8"));
 for (const node of workflow.nodes) if (node.type === task.node_type) node.title = task.hostile;
 
-const browser = await chromium.launch({
-  executablePath: process.env.FRAMELOOM_CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"],
-});
+const browser = await launchChromium();
 const consoleErrors = [];
 const dialogs = [];
 const report = { consoleErrors, dialogs };
@@ -36,8 +28,7 @@ try {
     await page.request.post(`${url}/api/settings/Comfy.TutorialCompleted`, { data: true });
   }
   await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForFunction(() => window.app && window.app.graph && window.LiteGraph
-    && Object.keys(window.LiteGraph.registered_node_types).length > 50, null, { timeout: 120000 });
+  await waitForComfy(page);
 
   // 1. Queue from the page and wait for the server to finish the prompt.
   Object.assign(report, await page.evaluate(async ({ workflow, nodeType }) => {
