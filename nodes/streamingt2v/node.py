@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import comfy.model_management as mm
-import folder_paths
 from comfy_api.latest import io
 
 from ..sampling_inputs import sampler_inputs
@@ -10,7 +9,7 @@ from ...modules.streamingt2v.blending import RNG_MODES
 from ..patcher import PRECISIONS, pick_dtype
 from .blending import BlendingOptions, apply_randomized_blending
 from .extend import ExtendSettings, anchor_embeddings, extend_video, fit_frames, resume_cache
-from .loader import FOLDER, load_streaming_t2v
+from .loader import load_streaming_t2v, model_choices, resolve_model_path
 from .model import StreamingT2VModel, wrap_streaming_t2v
 
 StreamingT2VModelType = io.Custom("STREAMINGT2V_MODEL")
@@ -27,15 +26,18 @@ class FrameLoomStreamingT2VLoader(io.ComfyNode):
             category="FrameLoom/streamingt2v",
             description=(
                 "Loads the StreamingT2V denoiser (arXiv 2403.14773: ModelScope UNet3D with CAM and APM) from "
-                "streaming_t2v.ckpt (PAIR/StreamingT2V) in models/frameloom/streamingt2v. Only tensors are read, "
+                "streaming_t2v.ckpt (PAIR/StreamingT2V) or the VidXTend repack (one file or its folder) in "
+                "models/frameloom/streamingt2v. Only tensors are read, "
                 "never code. The file's bundled VAE, text and image encoders are skipped: load the ms-1.7b VAE, its "
                 "OpenCLIP-H text encoder and an OpenCLIP ViT-H CLIP Vision model with ComfyUI's own loaders."
             ),
             inputs=[
                 io.Combo.Input(
                     "model_name",
-                    options=sorted(folder_paths.get_filename_list(FOLDER)),
-                    tooltip="streaming_t2v.ckpt (25.6 GB Lightning checkpoint) or a safetensors copy with the same keys.",
+                    options=model_choices(),
+                    tooltip="streaming_t2v.ckpt (25.6 GB Lightning checkpoint) or a safetensors copy with the same "
+                    "keys; or VidXTend's vidxtend[.fp16].safetensors, or a VidXTend folder (listed with a trailing '/', "
+                    "holding unet/, controlnet/, resampler/).",
                 ),
                 io.Combo.Input(
                     "precision",
@@ -59,7 +61,7 @@ class FrameLoomStreamingT2VLoader(io.ComfyNode):
     @classmethod
     def execute(cls, model_name: str, precision: str) -> io.NodeOutput:
         dtype = pick_dtype(precision)
-        net = load_streaming_t2v(folder_paths.get_full_path_or_raise(FOLDER, model_name), dtype)
+        net = load_streaming_t2v(resolve_model_path(model_name), dtype)
         patcher = wrap_streaming_t2v(net)
         return io.NodeOutput(StreamingT2VModel(patcher, dtype, model_name), patcher)
 

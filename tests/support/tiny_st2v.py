@@ -12,6 +12,9 @@
   (the prompt reaches the output through the token embedding); visual layer 0 keeps random attention, so the class
   token (the pooled embedding) sees the image. The file is under 1 MB; ComfyUI still allocates and runs the full
   towers (about 2 GB in fp16 and a few seconds per image on a CPU).
+* VidXTend (benjamin-paine/vidxtend), the diffusers repack of the same denoiser: `vidxtend.fp16.safetensors` (prefixes
+  unet. = base_model., controlnet. = unet., resampler.) or a folder with one diffusers part per subfolder
+  (`<part>/diffusion_pytorch_model[.fp16].safetensors`), written from the official-layout state by the inverse rename.
 * `VQGAN_autoencoder.pth` (ModelScope T2V's VAE): a TAESD in ComfyUI's taesd_* names instead of the 84 M-parameter
   KL-f8 (same 8x / 4-channel latent space, scale 0.18215), as tests/support/tiny_sd.py does inside its checkpoints.
 
@@ -138,6 +141,43 @@ def write_st2v_checkpoint(path: pathlib.Path, seed: int = 0) -> pathlib.Path:
     """streaming_t2v.ckpt as Lightning saves it (the loader reads only `state_dict`)."""
     return _save({"state_dict": st2v_state_dict(seed), "epoch": 0, "global_step": 0,
                   "pytorch-lightning_version": "2.0.9"}, path)  # fmt: skip
+
+
+def write_vidxtend_file(path: pathlib.Path, state: dict[str, torch.Tensor], fp16: bool = True) -> pathlib.Path:
+    """VidXTend's single file (vidxtend[.fp16].safetensors) holding `state` (official names), plus bundled stand-ins
+    for its vae./text_encoder. parts, which the loader must skip."""
+    from safetensors.torch import save_file
+
+    from modules.streamingt2v.vidxtend import official_to_vidxtend
+
+    dtype = torch.float16 if fp16 else torch.float32
+    repack = {k: v.to(dtype).contiguous() for k, v in official_to_vidxtend(state).items()}
+    repack.update({"vae.encoder.conv_in.weight": torch.zeros(8, 3, 3, 3, dtype=dtype),
+                   "text_encoder.text_model.final_layer_norm.weight": torch.ones(8, dtype=dtype)})  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(repack, str(path))
+    return path
+
+
+def write_vidxtend_folder(folder: pathlib.Path, state: dict[str, torch.Tensor], fp16: bool = True) -> pathlib.Path:
+    """VidXTend's diffusers folder: unet/, controlnet/, resampler/ part files with bare names, and vae/ and
+    text_encoder/ stand-ins (never read by the loader)."""
+    from safetensors.torch import save_file
+
+    from modules.streamingt2v.vidxtend import official_to_vidxtend
+
+    dtype = torch.float16 if fp16 else torch.float32
+    name = "diffusion_pytorch_model.fp16.safetensors" if fp16 else "diffusion_pytorch_model.safetensors"
+    parts: dict[str, dict[str, torch.Tensor]] = {"vae": {"encoder.conv_in.weight": torch.zeros(8, 3, 3, 3)},
+                                                 "text_encoder": {"text_model.final_layer_norm.weight": torch.ones(8)}}  # fmt: skip
+    for key, value in official_to_vidxtend(state).items():
+        part, _, inner = key.partition(".")
+        parts.setdefault(part, {})[inner] = value
+    for part, tensors in parts.items():
+        (folder / part).mkdir(parents=True, exist_ok=True)
+        save_file({k: v.to(dtype).contiguous() for k, v in tensors.items()}, str(folder / part / name))
+    (folder / "unet" / "config.json").write_text('{"_class_name": "UNet3DConditionModel"}')
+    return folder
 
 
 def write_st2v_models(base: pathlib.Path) -> None:
