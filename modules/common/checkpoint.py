@@ -60,8 +60,9 @@ def _read_pickle(path: str) -> object:
         if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
             raise CheckpointError(
                 f"'{name}' stores Python objects besides tensors, and FrameLoom never unpickles code from a model file. "
-                "Use a .safetensors copy of it (convert it once, in an environment you trust, with the tool its "
-                f"publisher documents). Detail: {text.splitlines()[0]}"
+                f"Convert it once to .safetensors (tensors only; no code from the file runs): python "
+                f"custom_nodes/FrameLoom/scripts/convert_checkpoint.py \"{path}\" (writes "
+                f"{os.path.splitext(name)[0]}.safetensors beside it; then choose that file). Detail: {text.splitlines()[0]}"
             ) from exc
         raise CheckpointError(
             f"'{name}' could not be read as a PyTorch checkpoint ({os.path.getsize(path)} bytes): {text.splitlines()[0]}. "

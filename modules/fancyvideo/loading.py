@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..common import CheckpointError, compare_layout, load_state_dict
+from ..common.pickle_convert import prefer_converted
 from .keymap import EMBEDDING_PREFIXES, TRAINED_KEY_MARKERS, key_group, motion_module_of, motion_module_sort_key
 from .motion_model import FancyVideoMotionModel
 from .motion_module import DEFAULT_MAX_LEN, DEFAULT_NORM_GROUPS, motion_module_shapes, sinusoidal_positions
@@ -194,7 +195,10 @@ def fancyvideo_weights_from_state_dict(state: Mapping[str, torch.Tensor]) -> Fan
 
 
 def load_fancyvideo(path: str | os.PathLike) -> FancyVideoWeights:
-    """Read a FancyVideo checkpoint file safely (safetensors, or torch.load with weights_only) and validate it."""
+    """Read a FancyVideo checkpoint file safely (safetensors, or torch.load with weights_only) and validate it.
+
+    An official .pt that weights_only refuses is read from its one-time conversion <stem>.safetensors beside it."""
+    path = prefer_converted(path)
     state = load_state_dict(path)
     try:
         return fancyvideo_weights_from_state_dict(state)

@@ -9,18 +9,21 @@ Norm part (`diffusion_pytorch_model.safetensors`): diffusers-named normalisation
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 import torch
 
-from ..common import CheckpointError
+from ..common import CheckpointError, load_state_dict
 
 logger = logging.getLogger("FrameLoom.fancyvideo")
 
 RESADAPTER_RANK = 16
 RESADAPTER_ALPHA = 1.0  # peft's default; the official code passes r only
+LORA_FILE = "pytorch_lora_weights.safetensors"  # the released resadapter_v2_sd1.5 folder's two files
+NORM_FILE = "diffusion_pytorch_model.safetensors"
 _LORA_KEY = re.compile(r"^lora_unet_(down|up)_blocks_(\d+)_(downsamplers|upsamplers)_0_conv\.lora_(down|up)\.weight$")
 
 
@@ -104,3 +107,45 @@ def select_resadapter_norms(
             report.applied.append(name)
     logger.info("ResAdapter norm weights: %s", report.format())
     return selected, report
+
+
+def resadapter_pair(path: str | os.PathLike) -> tuple[str, str]:
+    """(LoRA file, norm file) of the ResAdapter folder holding `path`: the chosen file is one of the pair (the norm
+    file when it is named diffusion_pytorch_model.safetensors, else the LoRA file) and the other keeps its released
+    name beside it."""
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    lora, norm = (os.path.join(folder, LORA_FILE), path) if name == NORM_FILE else (path, os.path.join(folder, NORM_FILE))
+    missing = [os.path.basename(p) for p in (lora, norm) if not os.path.isfile(p)]
+    if missing:
+        raise CheckpointError(
+            f"ResAdapter v2 needs both of its files in one folder ({LORA_FILE}: the sampler-conv LoRA, {NORM_FILE}: "
+            f"the normalisation weights); missing {', '.join(missing)} in '{folder}'"
+        )
+    return lora, norm
+
+
+def check_norm_state(norm_state: Mapping[str, torch.Tensor], name: str = NORM_FILE) -> None:
+    """ResAdapter's norm file holds diffusers-named UNet normalisation weights (no LoRA pairs)."""
+    lora_keys = [k for k in norm_state if resadapter_conv_name(k) is not None or ".lora_" in k]
+    norms = [k for k in norm_state if "norm" in k]
+    if lora_keys or not norms:
+        examples = ", ".join(sorted(norm_state)[:3])
+        found = (f"LoRA tensors such as '{lora_keys[0]}'" if lora_keys
+                 else f"no normalisation weights among {len(norm_state)} tensors (e.g. {examples})")
+        raise CheckpointError(
+            f"'{name}' should hold ResAdapter's normalisation weights (diffusers names such as "
+            f"'down_blocks.0.resnets.0.norm1.weight'), found {found}"
+        )
+
+
+def load_resadapter(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """(LoRA state, norm state) of a ResAdapter v2 folder, both read safely and checked; see resadapter_pair."""
+    lora_path, norm_path = resadapter_pair(path)
+    lora_state, norm_state = load_state_dict(lora_path), load_state_dict(norm_path)
+    try:
+        resadapter_deltas(lora_state)
+    except CheckpointError as exc:
+        raise CheckpointError(f"'{os.path.basename(lora_path)}' is not a ResAdapter LoRA: {exc}") from exc
+    check_norm_state(norm_state, os.path.basename(norm_path))
+    return lora_state, norm_state

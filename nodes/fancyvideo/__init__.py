@@ -3,7 +3,7 @@
 apply_fancyvideo(model, weights, fps=..., motion_score=...) -> MODEL clone with motion modules, fps/motion embeddings,
 9-channel conv_in and the zero-SNR v-prediction model_sampling; fancyvideo_image_conditioning(...) attaches the I2V
 image channels to a CONDITIONING; apply_resadapter(...) adds ResAdapter v2 as weight patches. NODES: the node classes
-(loaders, Apply, Image to Video, CV-VAE Encode/Decode, the one-box Sampler).
+(loaders, Apply, Image to Video, Extend/Backtrack, ResAdapter Apply, CV-VAE Encode/Decode, the one-box Sampler).
 """
 from .apply import PATCH_KEY, FancyVideoSettings, apply_fancyvideo
 from .conditioning import fancyvideo_image_conditioning

@@ -1,4 +1,5 @@
-"""FancyVideo generation as plain functions over ComfyUI objects: I2V conditioning, and the one-box T2V / I2V run.
+"""FancyVideo generation as plain functions over ComfyUI objects: I2V conditioning, and the one-box T2V / I2V /
+extend / backtrack run.
 
 T2V follows the official pipeline (and paper v4): the same UNet first makes the opening frame as an image
 (1 latent frame, motion modules off, no fps/motion embeddings, epsilon schedule, decoded by the 2D VAE), which then
@@ -29,11 +30,14 @@ from ...modules.fancyvideo.loading import LATENT_CHANNELS
 from .apply import apply_fancyvideo
 from .conditioning import CONCAT_KEY
 from .handles import CVVAEHandle, FancyVideoHandle, check_sd15
+from .video_condition import VIDEO_LATENT_FRAMES, VIDEO_MODES, check_video_model, video_to_video_inputs
 from .video_vae import AnyVAE, SPATIAL, check_size, encode_reference, fit_image
 
 logger = logging.getLogger("FrameLoom.fancyvideo")
 
 _SD15_LATENT = comfy.latent_formats.SD15()
+DEFAULT_MODE = "t2v/i2v"
+SAMPLER_MODES = (DEFAULT_MODE, *VIDEO_MODES)
 
 
 def check_latent_frames(latent_frames: int, fancy: Optional[FancyVideoHandle] = None) -> None:
@@ -121,6 +125,33 @@ def first_frame_model(model: comfy.model_patcher.ModelPatcher, fancy: FancyVideo
     return apply_fancyvideo(model, fancy.model_for(model), fps=None, motion_score=None, compute_motion=False, sampling="eps")
 
 
+def _check_mode_inputs(mode: str, image: Optional[torch.Tensor], video: Optional[torch.Tensor]) -> None:
+    if mode not in SAMPLER_MODES:
+        raise ValueError(f"mode must be one of {', '.join(SAMPLER_MODES)}, got {mode!r}")
+    if mode in VIDEO_MODES and video is None:
+        raise ValueError(f"mode '{mode}' needs a reference video: connect the frames to the 'video' input")
+    if mode not in VIDEO_MODES and video is not None:
+        raise ValueError(f"a video is connected but mode is '{mode}': choose extend or backtrack to use it")
+    if mode in VIDEO_MODES and image is not None:
+        logger.warning("FancyVideo %s: the 'image' input is not used (the reference is the video)", mode)
+
+
+def _video_mode(
+    model: comfy.model_patcher.ModelPatcher, fancy: FancyVideoHandle, positive: list, negative: list, vae: AnyVAE,
+    settings: VideoSettings, video: torch.Tensor, mode: str,
+) -> tuple[dict, torch.Tensor]:
+    check_video_model(fancy)
+    if settings.latent_frames != VIDEO_LATENT_FRAMES:
+        logger.info("FancyVideo %s runs with %d latent frames (official); latent_frames=%d is not used",
+                    mode, VIDEO_LATENT_FRAMES, settings.latent_frames)
+    progress = SamplingProgress(model, settings.steps)
+    video_positive, video_negative, latent, frames = video_to_video_inputs(
+        positive, negative, vae, video, settings.width, settings.height, mode)
+    video_model = apply_fancyvideo(model, fancy.model_for(model), fps=settings.fps, motion_score=settings.motion_score)
+    samples = _sample(video_model, latent["samples"], video_positive, video_negative, settings, progress.callback(0))
+    return {"samples": samples}, frames
+
+
 def generate_video(
     model: comfy.model_patcher.ModelPatcher,
     fancy: FancyVideoHandle,
@@ -130,13 +161,20 @@ def generate_video(
     settings: VideoSettings = VideoSettings(),
     image: Optional[torch.Tensor] = None,
     cvvae: Optional[CVVAEHandle] = None,
+    mode: str = DEFAULT_MODE,
+    video: Optional[torch.Tensor] = None,
 ) -> tuple[dict, torch.Tensor]:
-    """(video LATENT [latent_frames, 4, h, w], reference IMAGE [1, H, W, 3]).
+    """(video LATENT [latent_frames, 4, h, w], reference IMAGE [n, H, W, 3]).
 
-    image None: T2V (the first frame is generated, then used as the reference). The reference is encoded by `cvvae`
-    when given (decode the result with CV-VAE Decode), else by `vae` (decode per frame with VAE Decode).
+    mode t2v/i2v: image None is T2V (the first frame is generated, then used as the reference), else I2V.
+    mode extend / backtrack: `video`'s first 16 latents fixed at latent frames 0-15 / 16-31 of 32; the reference
+    returned is the fitted clip that was encoded. The reference is encoded by `cvvae` when given (decode the result
+    with CV-VAE Decode), else by `vae` (decode per frame with VAE Decode).
     """
     check_sd15(model)
+    _check_mode_inputs(mode, image, video)
+    if mode in VIDEO_MODES:
+        return _video_mode(model, fancy, positive, negative, cvvae if cvvae is not None else vae, settings, video, mode)
     check_latent_frames(settings.latent_frames, fancy)
     passes = 1 if image is not None else 2
     progress = SamplingProgress(model, settings.steps * passes)

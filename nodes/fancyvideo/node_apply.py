@@ -15,12 +15,15 @@ DEFAULTS = VideoSettings()
 MAX_SIZE = 4096
 
 
-def size_inputs() -> list[io.Input]:
-    return [
+def size_inputs(with_frames: bool = True) -> list[io.Input]:
+    sizes = [
         io.Int.Input("width", default=DEFAULTS.width, min=8, max=MAX_SIZE, step=8,
                      tooltip="Video width in pixels, a multiple of 8 (official: 768; 1024 for landscape)."),
         io.Int.Input("height", default=DEFAULTS.height, min=8, max=MAX_SIZE, step=8,
                      tooltip="Video height in pixels, a multiple of 8 (official: 768; 1024 for portrait)."),
+    ]
+    return sizes if not with_frames else [
+        *sizes,
         io.Int.Input("latent_frames", default=DEFAULTS.latent_frames, min=1, max=32,
                      tooltip="Latent frames (at most 32, the motion modules' range). Through CV-VAE Decode, L latent "
                      "frames give 4L-3 frames (16 -> 61, 32 -> 125); a 2D VAE gives L frames."),
@@ -35,6 +38,24 @@ def embedding_inputs() -> list[io.Input]:
         io.Float.Input("motion_score", default=DEFAULTS.motion_score, min=0.0, max=50.0, step=0.1,
                        tooltip="Motion-strength condition (official: 3.0; trained on RAFT optical-flow scores). "
                        "Higher asks for more motion."),
+    ]
+
+
+def conditioning_inputs(image_vae_note: str) -> list[io.Input]:
+    """positive, negative and the VAE that encodes the reference (CV-VAE or a 2D image VAE)."""
+    return [
+        io.Conditioning.Input("positive", tooltip="The prompt's conditioning."),
+        io.Conditioning.Input("negative", tooltip="The negative prompt's conditioning."),
+        io.MultiType.Input("vae", types=[CVVAEType, io.Vae],
+                           tooltip="CV-VAE (from CV-VAE Loader: official, decode with CV-VAE Decode) or an SD image VAE "
+                           f"(approximation: {image_vae_note})."),
+    ]
+
+
+def conditioning_outputs(what: str) -> list[io.Output]:
+    return [
+        io.Conditioning.Output(display_name="positive", tooltip=f"Positive conditioning with {what}."),
+        io.Conditioning.Output(display_name="negative", tooltip=f"Negative conditioning with {what}."),
     ]
 
 
@@ -83,17 +104,12 @@ class FrameLoomFancyVideoImageToVideo(io.ComfyNode):
                 "of latent_frames frames for KSampler with a FancyVideo Apply model."
             ),
             inputs=[
-                io.Conditioning.Input("positive", tooltip="The prompt's conditioning."),
-                io.Conditioning.Input("negative", tooltip="The negative prompt's conditioning."),
-                io.MultiType.Input("vae", types=[CVVAEType, io.Vae],
-                                   tooltip="CV-VAE (from CV-VAE Loader: official, decode with CV-VAE Decode) or an SD "
-                                   "image VAE (approximation: decode each frame with VAE Decode)."),
+                *conditioning_inputs("decode each frame with VAE Decode"),
                 io.Image.Input("image", tooltip="The first frame (only the batch's first image is used)."),
                 *size_inputs(),
             ],
             outputs=[
-                io.Conditioning.Output(display_name="positive", tooltip="Positive conditioning with the image channels."),
-                io.Conditioning.Output(display_name="negative", tooltip="Negative conditioning with the image channels."),
+                *conditioning_outputs("the image channels"),
                 io.Latent.Output(display_name="latent", tooltip="Empty video latent: latent_frames x 4 x height/8 x width/8."),
             ],
         )

@@ -1,4 +1,5 @@
-"""The one-box FancyVideo sampler: text-to-video (first frame, then image-to-video) or image-to-video."""
+"""The one-box FancyVideo sampler: text-to-video (first frame, then image-to-video), image-to-video, and video
+extending / backtracking."""
 from __future__ import annotations
 
 from typing import Optional
@@ -8,7 +9,7 @@ import torch
 from comfy_api.latest import io
 
 from ..sampling_inputs import sampler_inputs
-from .generate import VideoSettings, generate_video
+from .generate import DEFAULT_MODE, SAMPLER_MODES, VideoSettings, generate_video
 from .handles import CVVAEHandle, CVVAEType, FancyVideoHandle, FancyVideoModelType
 from .node_apply import DEFAULTS, embedding_inputs, size_inputs
 from .node_loaders import CATEGORY
@@ -28,7 +29,9 @@ class FrameLoomFancyVideoSampler(io.ComfyNode):
                 "(zero-terminal-SNR v-prediction with motion modules). With an image it runs image-to-video directly; "
                 "the image is scaled to cover the size and centre-cropped. Connect the CV-VAE to encode the reference "
                 "as the official pipeline does, and decode the LATENT with CV-VAE Decode (16 latent frames -> 61 "
-                "frames). Defaults are the official settings; previews and Cancel work as in KSampler."
+                "frames). Mode extend / backtrack continues a reference video forwards or backwards in time (32 latent frames; "
+                "use the official video_extending / video_backtracking checkpoints). Defaults are the official "
+                "settings; previews and Cancel work as in KSampler."
             ),
             inputs=[
                 io.Model.Input("model", tooltip="An SD1.5 checkpoint's MODEL (not already patched by FancyVideo Apply)."),
@@ -57,11 +60,22 @@ class FrameLoomFancyVideoSampler(io.ComfyNode):
                 CVVAEType.Input("cvvae", optional=True,
                                 tooltip="Optional CV-VAE (official): encodes the reference frame; decode the LATENT "
                                 "with CV-VAE Decode. Without it the image VAE is used (a per-frame approximation)."),
+                io.Combo.Input("mode", options=list(SAMPLER_MODES), default=DEFAULT_MODE, optional=True,
+                               tooltip="t2v/i2v: text-to-video, or image-to-video when an image is connected. extend: "
+                               "continue the 'video' (its first 61 frames with CV-VAE, 16 with a 2D VAE, become the "
+                               "first half of a 32-latent video). backtrack: make what came before it (the clip becomes "
+                               "the second half). Extend/backtrack use 32 latent frames (125 frames with CV-VAE) and "
+                               "the official video_extending / video_backtracking checkpoints."),
+                io.Image.Input("video", optional=True,
+                               tooltip="Reference clip for extend / backtrack (frames, e.g. from Load Video): resized "
+                               "so its short side matches, centre-cropped to width x height, encoded with the CV-VAE "
+                               "(needs at least 61 frames) or the image VAE (at least 16)."),
             ],
             outputs=[
                 io.Latent.Output(display_name="latent", tooltip="The video latent [latent_frames, 4, height/8, width/8]."),
                 io.Image.Output(display_name="first_frame",
-                                tooltip="The reference frame the video starts from (generated in T2V, fitted in I2V)."),
+                                tooltip="The reference the video is conditioned on: the first frame (generated in T2V, "
+                                "fitted in I2V), or the fitted reference clip frames that were encoded (extend/backtrack)."),
             ],
         )
 
@@ -85,7 +99,10 @@ class FrameLoomFancyVideoSampler(io.ComfyNode):
         scheduler: str,
         image: Optional[torch.Tensor] = None,
         cvvae: Optional[CVVAEHandle] = None,
+        mode: str = DEFAULT_MODE,
+        video: Optional[torch.Tensor] = None,
     ) -> io.NodeOutput:
         settings = VideoSettings(width, height, latent_frames, fps, motion_score, seed, steps, cfg, sampler_name, scheduler)
-        latent, reference = generate_video(model, fancyvideo_model, positive, negative, vae, settings, image, cvvae)
+        latent, reference = generate_video(model, fancyvideo_model, positive, negative, vae, settings, image, cvvae,
+                                           mode, video)
         return io.NodeOutput(latent, reference)

@@ -26,11 +26,16 @@ def apply_resadapter(
     missing = [name for name in deltas if name not in table]
     if missing:
         raise ValueError(f"ResAdapter convs {missing} do not exist in this UNet; ResAdapter v2 needs an SD1.5 model")
+    model_shapes = {k: tuple(v.shape) for k, v in model_patcher.model_state_dict().items()}
+    wrong = [f"{name} {list(delta.shape)} vs {list(model_shapes.get(prefix + table[name], ()))}"
+             for name, delta in deltas.items() if model_shapes.get(prefix + table[name]) != tuple(delta.shape)]
+    if wrong:
+        raise ValueError(f"ResAdapter LoRA shapes do not fit this UNet ({'; '.join(wrong[:3])}); ResAdapter v2 sd1.5 "
+                         "needs an SD1.5 model")
     patches = {prefix + table[name]: ("diff", (delta,)) for name, delta in deltas.items()}
 
     report = NormReport()
     if norm_state:
-        model_shapes = {k: tuple(v.shape) for k, v in model_patcher.model_state_dict().items()}
         shapes = {name: model_shapes[prefix + target] for name, target in table.items() if prefix + target in model_shapes}
         selected, report = select_resadapter_norms(norm_state, shapes)
         patches.update({prefix + table[name]: ("set", (value,)) for name, value in selected.items()})

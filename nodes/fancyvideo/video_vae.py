@@ -45,6 +45,17 @@ def check_images(images: torch.Tensor, what: str = "image") -> None:
         raise ValueError(f"expected an IMAGE batch [frames, height, width, 3] for {what}, got {found}")
 
 
+def fit_frames(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """Every frame scaled to cover width x height, then centre-cropped to it: IMAGE [T, height, width, 3]."""
+    check_images(images)
+    check_size(width, height)
+    frames = images[..., :3].float()
+    if tuple(frames.shape[1:3]) == (height, width):
+        return frames
+    fitted = comfy.utils.common_upscale(frames.movedim(-1, 1), width, height, "bilinear", "center")
+    return fitted.movedim(1, -1).clamp(0.0, 1.0)
+
+
 def fit_image(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
     """The first frame scaled to cover width x height, then centre-cropped to it: IMAGE [1, height, width, 3].
 
@@ -52,14 +63,9 @@ def fit_image(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
     any image size work and equals it when the image already has the target size.
     """
     check_images(images)
-    check_size(width, height)
     if images.shape[0] > 1:
         logger.info("FancyVideo: the reference IMAGE has %d frames; using the first", images.shape[0])
-    first = images[:1, :, :, :3].float()
-    if tuple(first.shape[1:3]) == (height, width):
-        return first
-    fitted = comfy.utils.common_upscale(first.movedim(-1, 1), width, height, "bilinear", "center")
-    return fitted.movedim(1, -1).clamp(0.0, 1.0)
+    return fit_frames(images[:1], width, height)
 
 
 def images_to_video(images: torch.Tensor) -> torch.Tensor:
@@ -108,6 +114,12 @@ def cvvae_encode(handle: CVVAEHandle, images: torch.Tensor, hooks: Optional[Loop
     hooks: progress and Cancel per chunk; by default the node's ComfyUI progress bar."""
     check_images(images, "the CV-VAE")
     check_encodable_frames(images.shape[0])
+    return cvvae_encode_frames(handle, images, hooks)
+
+
+def cvvae_encode_frames(handle: CVVAEHandle, images: torch.Tensor, hooks: Optional[LoopHooks] = None) -> torch.Tensor:
+    """cvvae_encode for any frame count, as the official video encode does: frames past the last 4k+1 still shape
+    the GroupNorm statistics of their chunk but give no latent of their own."""
     load_on_device(handle.patcher, _tile_memory(handle, images.shape[0], images.shape[1], images.shape[2]))
     video = images_to_video(images.to(mm.intermediate_device()))
     latent = handle.model.encode(video, hooks=hooks if hooks is not None else comfy_hooks(1))
@@ -122,11 +134,15 @@ def cvvae_decode(handle: CVVAEHandle, samples: torch.Tensor) -> torch.Tensor:
     return video_to_images(handle.model.decode(latent, hooks=comfy_hooks(1))).to(mm.intermediate_device())
 
 
+def cancel_only_hooks() -> LoopHooks:
+    """Cancel without progress: encoding a reference inside a sampler must not reset the sampler's progress bar."""
+    return LoopHooks(check_cancel=mm.throw_exception_if_processing_interrupted)
+
+
 def encode_reference(vae: AnyVAE, image: torch.Tensor) -> torch.Tensor:
     """One reference frame IMAGE [1, H, W, 3] -> LATENT samples [1, 4, H/8, W/8] with a CV-VAE or a ComfyUI VAE."""
     if isinstance(vae, CVVAEHandle):
-        # one frame is one chunk: Cancel only, so a sampler's progress bar is not reset by the encoder's
-        return cvvae_encode(vae, image, LoopHooks(check_cancel=mm.throw_exception_if_processing_interrupted))
+        return cvvae_encode(vae, image, cancel_only_hooks())
     if not isinstance(vae, comfy.sd.VAE):
         raise ValueError(f"expected a VAE (Load Checkpoint / Load VAE) or a CVVAE (CV-VAE Loader), got {type(vae).__name__}")
     latent = vae.encode(image[..., :3]).float()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.comfy
 
 NODE_IDS = [
     "FrameLoomFancyVideoLoader", "FrameLoomFancyVideoSampler", "FrameLoomFancyVideoApply",
-    "FrameLoomFancyVideoImageToVideo", "FrameLoomCVVAELoader", "FrameLoomCVVAEEncode", "FrameLoomCVVAEDecode",
+    "FrameLoomFancyVideoImageToVideo", "FrameLoomFancyVideoVideoToVideo", "FrameLoomResAdapterApply", "FrameLoomCVVAELoader", "FrameLoomCVVAEEncode", "FrameLoomCVVAEDecode",
 ]
 
 

@@ -105,3 +105,21 @@ def test_broken_motion_module_is_named(tiny):
     wrong["conv_in.weight"] = torch.zeros(32, 8, 3, 3)
     with pytest.raises(CheckpointError, match=r"conv_in.weight must be \[C, 9, 3, 3\], found shape \[32, 8, 3, 3\]"):
         fancyvideo_weights_from_state_dict(wrong)
+
+
+class OptimizerConfig:
+    """A Python object beside the weights, as real DeepSpeed files carry (weights_only refuses to build it)."""
+
+
+def test_refused_official_file_reads_from_its_one_time_conversion(tmp_path, tiny):
+    from modules.common.pickle_convert import convert_checkpoint
+
+    path = tmp_path / "video_extending" / "mp_rank_00_model_states.pt"
+    path.parent.mkdir()
+    torch.save({"module": {f"module.{k}": v for k, v in tiny.items()}, "optimizer_config": OptimizerConfig()}, path)
+    with pytest.raises(CheckpointError, match=r"scripts/convert_checkpoint\.py"):
+        load_fancyvideo(path)
+    convert_checkpoint(path)
+    weights = load_fancyvideo(path)  # the user keeps choosing the .pt; its .safetensors beside it is read
+    assert torch.equal(weights.conv_in_weight, tiny["conv_in.weight"])
+    assert all(torch.equal(v, tiny[k]) for k, v in weights.motion.items())

@@ -33,6 +33,25 @@ def write_rife_checkpoint(path: pathlib.Path, version: str = "4.25", seed: int =
     return path
 
 
+def write_resadapter(folder: pathlib.Path, convs: dict[str, tuple[int, int]], norms: dict[str, tuple[int, ...]],
+                     seed: int = 0, rank: int = 16) -> pathlib.Path:
+    """A ResAdapter v2 folder: pytorch_lora_weights.safetensors (kohya names, rank 16, with the .alpha entries the
+    released file carries) for the given diffusers sampler convs {name: (out, in)}, and
+    diffusion_pytorch_model.safetensors with random norm weights of the given shapes."""
+    generator = torch.Generator().manual_seed(seed)
+    lora: dict[str, torch.Tensor] = {}
+    for conv, (out_ch, in_ch) in convs.items():
+        stem = "lora_unet_" + conv.replace(".", "_")
+        lora[f"{stem}.lora_down.weight"] = torch.randn(rank, in_ch, 3, 3, generator=generator) * 0.1
+        lora[f"{stem}.lora_up.weight"] = torch.randn(out_ch, rank, 1, 1, generator=generator) * 0.1
+        lora[f"{stem}.alpha"] = torch.tensor(float(rank))
+    norm_state = {name: 1.0 + 0.1 * torch.randn(shape, generator=generator) for name, shape in norms.items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(lora, str(folder / "pytorch_lora_weights.safetensors"))
+    save_file(norm_state, str(folder / "diffusion_pytorch_model.safetensors"))
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("family", choices=["rife"])
