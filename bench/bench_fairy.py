@@ -41,7 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.common import device_name, enable_comfy, peak_rss_above, reset_peak_rss, write_result, written  # noqa: E402
+from bench.common import SD15_UNET, device_name, enable_comfy, peak_rss_above, reset_peak_rss, write_result, written  # noqa: E402
 from tests.support import tiny_sd  # noqa: E402
 from tests.support.runtime import import_pack  # noqa: E402
 
@@ -55,13 +55,6 @@ EDIT = dict(
 CLOCKS = {"cpu_s": "process CPU time", "s": "wall time"}
 IP2P_BRANCHES = 3  # DualCFGGuider with image_cfg != 1: (text+image, image, neither)
 # ComfyUI's detected SD1.5 UNet config (comfy/model_detection.py); built on the meta device for its layer shapes.
-SD15_UNET = dict(
-    image_size=32, in_channels=4, out_channels=4, model_channels=320, num_res_blocks=[2, 2, 2, 2],
-    channel_mult=[1, 2, 4, 4], transformer_depth=[1, 1, 1, 1, 1, 1, 0, 0],
-    transformer_depth_output=[1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0], transformer_depth_middle=1, context_dim=768,
-    num_heads=8, num_head_channels=-1, use_spatial_transformer=True, use_linear_in_transformer=False, legacy=False,
-    adm_in_channels=None, use_temporal_attention=False, use_temporal_resblock=False,
-)  # fmt: skip
 SD15_CASE = dict(height=384, width=512, anchors=3, steps=10, branches=2, bytes_per_value=2)  # fp16
 
 

@@ -70,3 +70,13 @@ def write_result(result: dict, name: str, device: str, out: Path) -> Path:
 
 def written(path: Path) -> str:
     return f"\nwritten {os.path.relpath(path, REPO_ROOT)}"
+
+
+# ComfyUI's detected SD1.5 UNet config (comfy.supported_models.SD15), for benches that build the real layout on meta.
+SD15_UNET = dict(
+    image_size=32, in_channels=4, out_channels=4, model_channels=320, num_res_blocks=[2, 2, 2, 2],
+    channel_mult=[1, 2, 4, 4], transformer_depth=[1, 1, 1, 1, 1, 1, 0, 0],
+    transformer_depth_output=[1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0], transformer_depth_middle=1, context_dim=768,
+    num_heads=8, num_head_channels=-1, use_spatial_transformer=True, use_linear_in_transformer=False, legacy=False,
+    adm_in_channels=None, use_temporal_attention=False, use_temporal_resblock=False,
+)  # fmt: skip

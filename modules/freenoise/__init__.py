@@ -3,7 +3,7 @@
 Training-free: these are composable functions that a motion module or a sampler wrapper calls; nothing here loads
 weights of its own except the reference block used to check fusion against the reference vector.
 """
-from .fusion import TAIL_RULES, fuse_windows
+from .fusion import TAIL_RULES, WindowPlan, fuse_windows, fuse_windows_batched, window_plan
 from .motion_injection import (
     PER_FRAME,
     TARGET,
@@ -23,6 +23,7 @@ from .prompt_schedule import (
     parse_prompt_schedule,
 )
 from .reference_block import FreeNoiseReferenceBlock, sinusoidal_table
+from .windowed_attention import attend_fused_attentions, windowed_self_attention
 from .windows import WEIGHTINGS, context_windows, tail_length, validate_context, window_weights
 
 __all__ = [
@@ -37,10 +38,13 @@ __all__ = [
     "TAIL_RULES",
     "TARGET",
     "WEIGHTINGS",
+    "WindowPlan",
+    "attend_fused_attentions",
     "apply_index_map",
     "context_windows",
     "frame_weights",
     "fuse_windows",
+    "fuse_windows_batched",
     "interpolate_per_frame",
     "motion_injection_plan",
     "parse_prompt_schedule",
@@ -51,5 +55,7 @@ __all__ = [
     "two_prompt_conditioning",
     "two_prompt_weights",
     "validate_context",
+    "window_plan",
     "window_weights",
+    "windowed_self_attention",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ...modules.freenoise.windows import WEIGHTINGS
-from .patch import NOISE_OFF, FreeNoiseSettings, apply_freenoise
+from .patch import FUSED_SPANS, NOISE_OFF, FreeNoiseSettings, apply_freenoise
 from .schedule_node import FrameLoomPromptSchedule
 
 # Widget value -> FreeNoiseSettings.noise_mode
@@ -68,6 +68,15 @@ class FrameLoomFreeNoise(io.ComfyNode):
                     tooltip="Seed of the noise shuffle; -1 uses the sampler's seed (recommended). The base noise "
                     "itself always comes from the sampler's seed.",
                 ),
+                io.Combo.Input(
+                    "fused_span",
+                    options=list(FUSED_SPANS),
+                    default=_DEFAULTS.fused_span,
+                    tooltip="What runs per window. attention (official FreeNoise, recommended): each temporal "
+                    "attention is fused on its own and its projections are shared, about the cost of plain full "
+                    "attention at 64 frames and cheaper beyond. stack (AnimateDiff port / diffusers): both temporal "
+                    "attentions with their residuals per window, matching diffusers' outputs; slower.",
+                ),
             ],
             outputs=[
                 io.Model.Output(
@@ -79,7 +88,8 @@ class FrameLoomFreeNoise(io.ComfyNode):
 
     @classmethod
     def execute(
-        cls, model, context_length: int, context_stride: int, weighting: str, noise_mode: str, shuffle_seed: int = -1
+        cls, model, context_length: int, context_stride: int, weighting: str, noise_mode: str, shuffle_seed: int = -1,
+        fused_span: str = _DEFAULTS.fused_span,
     ) -> io.NodeOutput:
         if noise_mode not in NOISE_CHOICES:
             raise ValueError(f"noise_mode must be one of {', '.join(NOISE_CHOICES)}, got {noise_mode!r}")
@@ -89,6 +99,7 @@ class FrameLoomFreeNoise(io.ComfyNode):
             weighting=weighting,
             noise_mode=NOISE_CHOICES[noise_mode],
             shuffle_seed=None if shuffle_seed < 0 else shuffle_seed,
+            fused_span=fused_span,
         )
         return io.NodeOutput(apply_freenoise(model, settings))
 

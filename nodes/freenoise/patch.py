@@ -1,10 +1,13 @@
 """FreeNoise on a ComfyUI MODEL that carries FrameLoom's FancyVideo motion modules (a clone; the input is untouched).
 
 Two parts, both attached to the clone:
-* window fusion: the motion modules' temporal attention stack runs per context window through the FancyVideo
-  attend hook (transformer_options[ATTEND_OPTION]); the sinusoidal PE restarts at 0 in every window because each
-  window is a shorter sequence, and the feed-forward runs after fusion on all frames (the motion module calls
-  block.feed_forward on the hook's output). This is the AnimateDiff port's and diffusers' fused span;
+* window fusion through the FancyVideo attend hook (transformer_options[ATTEND_OPTION]), the sinusoidal PE restarting
+  at 0 in every window, the feed-forward after fusion on all frames (the motion module calls block.feed_forward on
+  the hook's output). Two fused spans (FreeNoiseSettings.fused_span):
+  - "attention" (official VideoCrafter FreeNoise): each temporal self-attention is fused on its own; q/k/v/out
+    projections run once per frame, only the w x w attention runs per window (modules.freenoise.windowed_attention);
+  - "stack" (AnimateDiff port, diffusers): the whole attention stack with its residuals runs per window, all windows
+    batched (modules.freenoise.fuse_windows_batched); matches diffusers' FreeNoiseTransformerBlock;
 * noise rescheduling: an OUTER_SAMPLE wrapper (noise_wrapper.NoiseRescheduler) reshuffles the initial noise along
   the latent batch, so every ComfyUI sampler and the stock KSampler get it.
 """
@@ -20,7 +23,8 @@ import comfy.model_patcher
 import comfy.patcher_extension
 
 from ...modules.fancyvideo.motion_module import AttendFn, PositionalEncoding, TemporalTransformerBlock
-from ...modules.freenoise.fusion import TAIL_RULES, fuse_windows
+from ...modules.freenoise.fusion import TAIL_RULES, fuse_windows, fuse_windows_batched
+from ...modules.freenoise.windowed_attention import attend_fused_attentions
 from ...modules.freenoise.noise import NOISE_MODES
 from ...modules.freenoise.windows import WEIGHTINGS, validate_context, validate_window_args
 from ..fancyvideo.apply import PATCH_KEY as FANCYVIDEO_KEY
@@ -31,6 +35,7 @@ logger = logging.getLogger("FrameLoom.freenoise")
 
 PATCH_KEY = "frameloom_freenoise"
 NOISE_OFF = "off"
+FUSED_SPANS = ("attention", "stack")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,9 @@ class FreeNoiseSettings:
 
     noise_mode: "official" (Python random.shuffle, AILab-CVC), "diffusers" (torch.randperm on the noise generator) or
     "off". shuffle_seed: None uses the sampler's seed. tail_rule: see modules.freenoise.fuse_windows.
+    fused_span: "attention" (default; official FreeNoise, each temporal attention fused, shared projections, as fast
+    as full attention at 64 frames and faster beyond) or "stack" (AnimateDiff port / diffusers: the attention stack
+    per window, about 4x the projection work; reproduces diffusers' outputs).
     """
 
     context_length: int = 16
@@ -47,6 +55,7 @@ class FreeNoiseSettings:
     noise_mode: str = "official"
     shuffle_seed: Optional[int] = None
     tail_rule: str = "normalized"
+    fused_span: str = "attention"
 
     def __post_init__(self) -> None:
         validate_window_args(self.context_length, self.stride)
@@ -56,30 +65,33 @@ class FreeNoiseSettings:
             raise ValueError(f"noise_mode must be one of {', '.join((*NOISE_MODES, NOISE_OFF))}, got {self.noise_mode!r}")
         if self.tail_rule not in TAIL_RULES:
             raise ValueError(f"tail_rule must be one of {', '.join(TAIL_RULES)}, got {self.tail_rule!r}")
+        if self.fused_span not in FUSED_SPANS:
+            raise ValueError(f"fused_span must be one of {', '.join(FUSED_SPANS)}, got {self.fused_span!r}")
         if self.shuffle_seed is not None and self.shuffle_seed < 0:
             raise ValueError(f"shuffle_seed must be a non-negative whole number or None, got {self.shuffle_seed}")
 
 
 @dataclass(frozen=True)
 class FreeNoiseAttend:
-    """The attend hook: block.attend (or the hook it replaced) per context window, fused with window weights.
+    """The attend hook: the motion block's attention fused over context windows, in the settings' fused span.
 
+    An attend hook installed before FreeNoise (`inner`) replaces the whole attention stack, so it can only be fused as
+    a stack: it then runs per window, one window at a time (it may not treat a batch of windows independently).
     Small and immutable on purpose: ModelPatcher.clone() deep-copies model_options, where this object lives.
     """
 
     settings: FreeNoiseSettings
-    inner: Optional[AttendFn] = None  # an attend hook that was installed before FreeNoise, run inside each window
+    inner: Optional[AttendFn] = None
 
     def __call__(self, block: TemporalTransformerBlock, x: torch.Tensor) -> torch.Tensor:
         s = self.settings
-
-        def attend(window: torch.Tensor) -> torch.Tensor:
-            return self.inner(block, window) if self.inner is not None else block.attend(window)
-
-        return fuse_windows(
-            attend, x, context_length=s.context_length, stride=s.stride, weighting=s.weighting, frame_dim=1,
-            tail_rule=s.tail_rule,
-        )
+        windows = dict(context_length=s.context_length, stride=s.stride, weighting=s.weighting, tail_rule=s.tail_rule)
+        if self.inner is not None:
+            inner = self.inner
+            return fuse_windows(lambda window: inner(block, window), x, frame_dim=1, **windows)
+        if s.fused_span == "attention":
+            return attend_fused_attentions(block, x, **windows)
+        return fuse_windows_batched(block.attend, x, **windows)
 
 
 def motion_pe_length(model_patcher: comfy.model_patcher.ModelPatcher) -> Optional[int]:
@@ -121,6 +133,11 @@ def apply_freenoise(
         previous = previous.inner  # re-applying replaces the settings
     elif previous is not None:
         logger.info("FreeNoise windows wrap the temporal attend hook that was already installed (%r)", previous)
+    if previous is not None and settings.fused_span == "attention":
+        logger.warning(
+            "FreeNoise: another temporal attend hook (%r) owns the attention stack, so it is fused as a whole stack "
+            "per window instead of per attention", previous,
+        )
     options[ATTEND_OPTION] = FreeNoiseAttend(settings, previous)
 
     rescheduler = NoiseRescheduler(

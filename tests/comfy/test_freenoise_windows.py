@@ -1,8 +1,9 @@
 """FreeNoise window fusion inside FancyVideo's motion modules, installed through the attend hook of a patched MODEL.
 
-* In a real evaluation of the patched tiny UNet, every motion block's attention stack is fused over the windows
-  (checked against window sums written out here, not against fuse_windows' own loop).
-* The same hook on FancyVideo's TemporalTransformerBlock reproduces diffusers' FreeNoiseTransformerBlock
+* In a real evaluation of the patched tiny UNet, every motion block is fused over the windows in both spans: the whole
+  attention stack ("stack") or each attention on its own ("attention"), checked against window sums written out
+  here, not against the fusion code's own loops.
+* The same hook ("stack" span) on FancyVideo's TemporalTransformerBlock reproduces diffusers' FreeNoiseTransformerBlock
   (vectors/freenoise_block_pyramid_24f.safetensors) at 1e-5: same PE restart, fused span and FF after fusion.
 * Up to one window, the patched MODEL equals the plain FancyVideo MODEL; errors for bad settings.
 """
@@ -78,10 +79,30 @@ def pyramid_fusion(attend, x: torch.Tensor, length: int, stride: int) -> torch.T
     return total / count[None, :, None]
 
 
-def test_motion_blocks_fuse_their_attention_over_windows(fancy, conds):
+def window_attention(attention, window: torch.Tensor) -> torch.Tensor:
+    """One temporal attention on one window before to_out, written out (PE rows 0..w-1 added to the input)."""
+    n, length, channels = window.shape
+    h = window + attention.pos_encoder.pe[:, :length]
+    q, k, v = (
+        proj(h).view(n, length, attention.heads, -1).transpose(1, 2)
+        for proj in (attention.to_q, attention.to_k, attention.to_v)
+    )
+    return torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, length, channels)
+
+
+def attention_span_reference(block, x: torch.Tensor, length: int, stride: int) -> torch.Tensor:
+    """Official FreeNoise: each attention fused on its own (attend per window, fuse, to_out once), residuals kept."""
+    for attention, norm in zip(block.attention_blocks, block.norms):
+        fused = pyramid_fusion(lambda w: window_attention(attention, w), norm(x), length, stride)
+        x = attention.to_out[0](fused) + x
+    return x
+
+
+@pytest.mark.parametrize("span", ["stack", "attention"])
+def test_motion_blocks_fuse_their_attention_over_windows(fancy, conds, span):
     from FrameLoom.nodes.fancyvideo import ATTEND_OPTION
 
-    patched = freenoise(fancy, context_length=8, stride=4)
+    patched = freenoise(fancy, context_length=8, stride=4, fused_span=span)
     installed = patched.model_options["transformer_options"][ATTEND_OPTION]
     calls = []
 
@@ -97,7 +118,10 @@ def test_motion_blocks_fuse_their_attention_over_windows(fancy, conds):
     for block, x, out in calls:
         assert x.shape[1] == 24
         with torch.no_grad():
-            expected = pyramid_fusion(block.attend, x, 8, 4)
+            if span == "stack":
+                expected = pyramid_fusion(block.attend, x, 8, 4)
+            else:
+                expected = attention_span_reference(block, x, 8, 4)
             plain = block.attend(x)
         assert (out - expected).abs().max().item() <= TOL
         assert (out - plain).abs().max().item() > 1000 * TOL  # the windows really change the result
@@ -158,13 +182,26 @@ def test_hooked_motion_block_matches_diffusers_freenoise(frameloom, reference, m
     meta, tensors = reference
     settings = FreeNoiseSettings(
         context_length=int(meta["context_length"]), stride=int(meta["context_stride"]), weighting=weighting,
-        tail_rule=tail_rule,
+        tail_rule=tail_rule, fused_span="stack",
     )
     with torch.no_grad():
         out = motion_block.feed_forward(FreeNoiseAttend(settings)(motion_block, tensors[f"in_{frames}f"]))
         plain = motion_block(tensors[f"in_{frames}f"])
     assert (out - tensors[f"out_{frames}f_{weighting}"]).abs().max().item() <= TOL
     assert (plain - tensors[f"out_{frames}f_plain_full_attention"]).abs().max().item() <= TOL
+
+
+def test_spans_differ_and_an_earlier_hook_is_fused_as_a_stack(frameloom, reference, motion_block):
+    from FrameLoom.nodes.freenoise import FreeNoiseAttend, FreeNoiseSettings
+
+    _, tensors = reference
+    x = tensors["in_24f"]
+    with torch.no_grad():
+        attention = FreeNoiseAttend(FreeNoiseSettings(fused_span="attention"))(motion_block, x)
+        stack = FreeNoiseAttend(FreeNoiseSettings(fused_span="stack"))(motion_block, x)
+        wrapped = FreeNoiseAttend(FreeNoiseSettings(fused_span="attention"), lambda b, h: b.attend(h))(motion_block, x)
+    assert (attention - stack).abs().max().item() > 1000 * TOL
+    assert (wrapped - stack).abs().max().item() <= TOL
 
 
 def test_settings_are_checked(frameloom, comfy_runtime, fancy):
@@ -176,6 +213,8 @@ def test_settings_are_checked(frameloom, comfy_runtime, fancy):
         FreeNoiseSettings(context_length=8, stride=9)
     with pytest.raises(ValueError, match="weighting must be one of"):
         FreeNoiseSettings(weighting="gauss")
+    with pytest.raises(ValueError, match="fused_span must be one of attention, stack, got 'ff'"):
+        FreeNoiseSettings(fused_span="ff")
     with pytest.raises(ValueError, match="noise_mode must be one of"):
         FreeNoiseSettings(noise_mode="repeat_context")
     with pytest.raises(ValueError, match="apply FancyVideo"):
