@@ -95,13 +95,13 @@ def _read_key(sc: _Scanner) -> int:
         sc.pos += 1
         sc.skip(" \t")
     sign = sc.take_while(lambda c: c in "+-")
-    digits = sc.take_while(str.isdigit)
+    digits = sc.take_while(str.isdecimal)
     if not digits:
         found = sc.peek()
         if found == ":" or (quote and found == quote):
             raise sc.fail('expected a frame number before ":"')
         raise sc.fail(f"expected a frame number, found {_describe(found)}")
-    if sc.peek() == "." and sc.text[sc.pos + 1:sc.pos + 2].isdigit():
+    if sc.peek() == "." and sc.text[sc.pos + 1:sc.pos + 2].isdecimal():
         raise sc.fail(f"frame numbers are whole numbers; found a fraction after {digits!r}", start)
     if "-" in sign:
         raise sc.fail(

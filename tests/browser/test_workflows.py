@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from tests.support.browser import run_driver
+from tests.support.browser import frameloom_console_errors, run_browser_script, run_driver
 from tests.support.server import node_errors
 
 WORKFLOWS = sorted((pathlib.Path(__file__).resolve().parents[2] / "workflows").glob("*.json"))
@@ -60,3 +60,50 @@ def test_saved_video_embeds_the_workflow(comfy_server, browser_run, workflow):
             embedded = json.loads(container.metadata["workflow"])
         shipped = json.loads(next(p for p in WORKFLOWS if p.stem == workflow).read_text())
         assert sorted(n["type"] for n in embedded["nodes"]) == sorted(n["type"] for n in shipped["nodes"])
+
+
+VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
+DROP_DRIVER = pathlib.Path(__file__).resolve().parent / "drop_driver.mjs"
+
+
+def _saved_videos(entry: dict) -> list[dict]:
+    return [item for out in entry["outputs"].values() for item in out.get("images", [])
+            if item["filename"].endswith(tuple(VIDEO_TYPES))]
+
+
+@pytest.fixture(scope="module")
+def dropped_back(comfy_server, browser_run):
+    """Each workflow's saved video (from the run above) dropped onto a fresh page, as a user drags it onto ComfyUI."""
+    files = []
+    for result in browser_run["results"]:
+        saved = _saved_videos(comfy_server.wait(result["promptId"]))
+        if not saved:
+            continue  # test_saved_video_embeds_the_workflow reports it; the other workflows are still dropped
+        item = saved[0]
+        files.append({"name": result["name"], "filename": item["filename"], "subfolder": item["subfolder"],
+                      "type": item["type"], "mime": VIDEO_TYPES[pathlib.Path(item["filename"]).suffix]})
+    report = run_browser_script(DROP_DRIVER, comfy_server.url, {"files": files})
+    return {r["name"]: r for r in report["results"]} | {"consoleErrors": report["consoleErrors"]}
+
+
+@pytest.mark.parametrize("workflow", [p.stem for p in WORKFLOWS])
+def test_dropping_the_saved_video_restores_the_graph(comfy_server, browser_run, dropped_back, workflow):
+    import av
+
+    assert workflow in dropped_back, "the workflow saved no video"
+    restored = dropped_back[workflow]
+    assert restored["status"] == 200 and restored["bytes"] > 0
+    shipped = json.loads(next(p for p in WORKFLOWS if p.stem == workflow).read_text())
+    assert sorted(n["type"] for n in restored["nodes"]) == sorted(n["type"] for n in shipped["nodes"])
+    assert restored["links"] == len(shipped["links"])
+    # node for node, the values the run used (the shipped ones with the CI sizes), as embedded in the file
+    result = next(r for r in browser_run["results"] if r["name"] == workflow)
+    item = _saved_videos(comfy_server.wait(result["promptId"]))[0]
+    with av.open(str(comfy_server.base_dir / "output" / item["subfolder"] / item["filename"])) as container:
+        embedded = json.loads(container.metadata["workflow"])
+    assert {n["id"]: (n["type"], n["widgets_values"]) for n in restored["nodes"]} == {
+        n["id"]: (n["type"], n.get("widgets_values")) for n in embedded["nodes"]}
+
+
+def test_no_console_errors_when_dropping(dropped_back):
+    assert frameloom_console_errors(dropped_back["consoleErrors"]) == []
