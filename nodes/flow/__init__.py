@@ -1,4 +1,18 @@
-"""Optical-flow nodes (DIS / RAFT-large -> FLOW, and a FLOW preview) for FlowVid-style editing."""
-from .node import NODES, FlowType, FrameLoomFlowPreview, FrameLoomOpticalFlow
+"""Optical-flow nodes (DIS / RAFT-large -> FLOW, a FLOW preview) and FlowVid-style propagation built on them."""
+from .canny import NODES as CANNY_NODES
+from .canny import FrameLoomCannyHint
+from .node import NODES as FLOW_NODES
+from .node import FlowType, FrameLoomFlowPreview, FrameLoomOpticalFlow
+from .propagate import NODES as PROPAGATE_NODES
+from .propagate import FrameLoomFlowVidEdit
 
-__all__ = ["NODES", "FlowType", "FrameLoomFlowPreview", "FrameLoomOpticalFlow"]
+NODES = [*FLOW_NODES, *PROPAGATE_NODES, *CANNY_NODES]
+
+__all__ = [
+    "NODES",
+    "FlowType",
+    "FrameLoomCannyHint",
+    "FrameLoomFlowPreview",
+    "FrameLoomFlowVidEdit",
+    "FrameLoomOpticalFlow",
+]

@@ -10,26 +10,13 @@ import pytest
 import torch
 
 from tests.comfy.test_fairy_patch import text_conditioning, tiny_unet  # noqa: F401 (fixture)
-from tests.support.tiny_models import random_state
+from tests.support.tiny_sd import tiny_vae  # noqa: F401 (re-exported for other tests)
 
 pytestmark = pytest.mark.comfy
 
 TOL = 1e-6
 FRAMES = 24
 ANCHORS = (4, 12, 20)  # segment centres of 24 frames, K = 3
-
-
-def tiny_vae():
-    import comfy.sd
-    from comfy.ldm.models.autoencoder import AutoencoderKL
-
-    ddconfig = {
-        "double_z": True, "z_channels": 4, "resolution": 32, "in_channels": 3, "out_ch": 3, "ch": 32,
-        "ch_mult": [1, 1, 1, 1], "num_res_blocks": 1, "attn_resolutions": [], "dropout": 0.0,
-    }  # fmt: skip
-    config = {"params": {"ddconfig": ddconfig, "embed_dim": 4}}
-    layout = {k: tuple(v.shape) for k, v in AutoencoderKL(**config["params"]).state_dict().items()}
-    return comfy.sd.VAE(sd=random_state(layout, seed=1), config=config)
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,9 @@ def _image(clip) -> torch.Tensor:
 def test_schemas_describe_every_input(flow_folder):
     from FrameLoom.nodes.flow import NODES
 
-    assert [n.__name__ for n in NODES] == ["FrameLoomOpticalFlow", "FrameLoomFlowPreview"]
+    assert [n.__name__ for n in NODES] == [
+        "FrameLoomOpticalFlow", "FrameLoomFlowPreview", "FrameLoomFlowVidEdit", "FrameLoomCannyHint",
+    ]
     for node in NODES:
         info = node.GET_NODE_INFO_V1()
         assert info["category"] == "FrameLoom/flow" and info["description"]

@@ -243,6 +243,20 @@ def forget(key: str) -> None:
     _SESSION.pop(key, None)
 
 
+def tiny_vae():
+    """A real comfy.sd.VAE (SD layout, 32 channels, random weights) for in-process tests."""
+    import comfy.sd
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+
+    ddconfig = {
+        "double_z": True, "z_channels": 4, "resolution": 32, "in_channels": 3, "out_ch": 3, "ch": 32,
+        "ch_mult": [1, 1, 1, 1], "num_res_blocks": 1, "attn_resolutions": [], "dropout": 0.0,
+    }  # fmt: skip
+    config = {"params": {"ddconfig": ddconfig, "embed_dim": 4}}
+    layout = {k: tuple(v.shape) for k, v in AutoencoderKL(**config["params"]).state_dict().items()}
+    return comfy.sd.VAE(sd=random_state(layout, seed=1), config=config)
+
+
 WRITERS = {
     "sd15": write_sd15_checkpoint,
     "ip2p": lambda path: write_sd15_checkpoint(path, instruct_pix2pix=True),
@@ -261,3 +275,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
