@@ -23,7 +23,7 @@ from .progress import comfy_hooks
 logger = logging.getLogger("FrameLoom.rife")
 
 FOLDER = "frameloom_rife"
-RifeModelType = io.Custom("RIFE_MODEL")
+RifeModelType = io.Custom("FRAMELOOM_RIFE_MODEL")
 SCALES = ("0.25", "0.5", "1.0", "2.0", "4.0")
 
 

@@ -16,8 +16,8 @@ from .motion_patcher import FancyVideoModel, build_fancyvideo_model
 
 logger = logging.getLogger("FrameLoom.fancyvideo")
 
-FancyVideoModelType = io.Custom("FANCYVIDEO_MODEL")
-CVVAEType = io.Custom("CVVAE")
+FancyVideoModelType = io.Custom("FRAMELOOM_FANCYVIDEO_MODEL")
+CVVAEType = io.Custom("FRAMELOOM_CVVAE")
 
 
 @dataclass

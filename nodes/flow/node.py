@@ -29,7 +29,7 @@ FOLDER = "frameloom_flow"
 NO_FILE = "none"
 METHODS = ("dis_medium", "dis_fast", "dis_ultrafast", "raft")
 DIRECTIONS = ("backward", "forward")
-FlowType = io.Custom("FLOW")
+FlowType = io.Custom("FRAMELOOM_FLOW")
 
 
 def _model_choices() -> list[str]:

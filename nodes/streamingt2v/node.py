@@ -12,7 +12,7 @@ from .extend import ExtendSettings, anchor_embeddings, extend_video, fit_frames,
 from .loader import load_streaming_t2v, model_choices, resolve_model_path
 from .model import StreamingT2VModel, wrap_streaming_t2v
 
-StreamingT2VModelType = io.Custom("STREAMINGT2V_MODEL")
+StreamingT2VModelType = io.Custom("FRAMELOOM_STREAMINGT2V_MODEL")
 _EXTEND = ExtendSettings()
 _BLEND = BlendingOptions()
 

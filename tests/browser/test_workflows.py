@@ -10,6 +10,9 @@ from tests.support.browser import frameloom_console_errors, run_browser_script, 
 from tests.support.server import node_errors
 
 WORKFLOWS = sorted((pathlib.Path(__file__).resolve().parents[2] / "workflows").glob("*.json"))
+# Workflows as earlier releases shipped them (e.g. before the custom types got the FRAMELOOM_ prefix in 0.2.0): users
+# keep such files, so they must still load and run unchanged.
+LEGACY = sorted((pathlib.Path(__file__).resolve().parent / "legacy").glob("*.json"))
 
 
 def test_workflows_ship_with_thumbnails():
@@ -22,10 +25,10 @@ def test_workflows_ship_with_thumbnails():
 
 @pytest.fixture(scope="module")
 def browser_run(comfy_server):
-    return run_driver(comfy_server.url, {p.stem: p for p in WORKFLOWS}, queue=True)
+    return run_driver(comfy_server.url, {p.stem: p for p in WORKFLOWS + LEGACY}, queue=True)
 
 
-@pytest.mark.parametrize("workflow", [p.stem for p in WORKFLOWS])
+@pytest.mark.parametrize("workflow", [p.stem for p in WORKFLOWS + LEGACY])
 def test_workflow_loads_queues_and_runs(comfy_server, browser_run, workflow):
     result = next(r for r in browser_run["results"] if r["name"] == workflow)
     assert result["missing"] == [], f"missing node types: {result['missing']}"

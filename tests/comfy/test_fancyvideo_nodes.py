@@ -68,7 +68,7 @@ def test_schemas(fv_nodes):
     assert (sampler["sampler_name"].default, sampler["scheduler"].default, sampler["cfg"].default) == ("ddim", "ddim_uniform", 7.5)
     assert sampler["image"].optional and sampler["cvvae"].optional
     i2v = {i.id: i for i in schemas["FrameLoomFancyVideoImageToVideo"].inputs}
-    assert i2v["vae"].get_io_type() == "CVVAE,VAE"
+    assert i2v["vae"].get_io_type() == "FRAMELOOM_CVVAE,VAE"
 
 
 def test_loader_refuses_other_files(fv_nodes):

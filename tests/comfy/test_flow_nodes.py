@@ -45,7 +45,7 @@ def test_schemas_describe_every_input(flow_folder):
         for name, spec in inputs.items():
             assert spec[1].get("tooltip"), f"{node.__name__}.{name} has no tooltip"
     info = NODES[0].GET_NODE_INFO_V1()
-    assert info["output"] == ["FLOW"] and NODES[1].GET_NODE_INFO_V1()["input"]["required"]["flow"][0] == "FLOW"
+    assert info["output"] == ["FRAMELOOM_FLOW"] and NODES[1].GET_NODE_INFO_V1()["input"]["required"]["flow"][0] == "FRAMELOOM_FLOW"
     assert info["input"]["required"]["method"][1]["default"] == "dis_medium"
 
 

@@ -132,7 +132,7 @@ def test_every_node_is_described(frameloom):
         assert all(i.tooltip for i in schema.inputs) and all(o.tooltip for o in schema.outputs), schema.node_id
     assert ids == ["FrameLoomStreamingT2VLoader", "FrameLoomStreamingT2VExtend", "FrameLoomRandomizedBlending"]
     extend_model = NODES[1].define_schema().inputs[0]
-    assert extend_model.get_io_type() == "STREAMINGT2V_MODEL,MODEL"
+    assert extend_model.get_io_type() == "FRAMELOOM_STREAMINGT2V_MODEL,MODEL"
 
 
 # --- VidXTend repack (benjamin-paine/vidxtend): one safetensors file or a diffusers folder -----------------------------

@@ -37,8 +37,8 @@ def test_nodes_and_model_choices(comfy_server):
     assert FANCYVIDEO_FILE in loader and BAD_FANCYVIDEO_FILE in loader
     assert CVVAE_FILE in info["FrameLoomCVVAELoader"]["input"]["required"]["vae_name"][1]["options"]
     sampler = info["FrameLoomFancyVideoSampler"]
-    assert sampler["output"] == ["LATENT", "IMAGE"] and sampler["input"]["optional"]["cvvae"][0] == "CVVAE"
-    assert info["FrameLoomFancyVideoImageToVideo"]["input"]["required"]["vae"][0] == "CVVAE,VAE"
+    assert sampler["output"] == ["LATENT", "IMAGE"] and sampler["input"]["optional"]["cvvae"][0] == "FRAMELOOM_CVVAE"
+    assert info["FrameLoomFancyVideoImageToVideo"]["input"]["required"]["vae"][0] == "FRAMELOOM_CVVAE,VAE"
 
 
 def test_text_to_video_end_to_end(comfy_server):
