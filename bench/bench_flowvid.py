@@ -3,12 +3,12 @@ generation and interpolation.
 
     python bench/bench_flowvid.py --quick           # CPU: 120 frames at 128x128, 2 sampling steps (under a minute)
     python bench/bench_flowvid.py                   # CPU: 120 frames at 256x256, 4 steps
-    python bench/bench_flowvid.py --size 512        # the issue's 512x512: needs about 20 GB of free RAM on the CPU
+    python bench/bench_flowvid.py --size 512        # the issue's 512x512 (VAE in slices of 4 frames on the CPU)
     python bench/bench_flowvid.py --device cuda --size 512 --steps 25   # ComfyUI's own device choice
 
 On the CPU, ComfyUI sizes VAE batches by the free RAM and encodes / decodes all 16 keyframes of a batch at once; at
-512x512 that took over 13 GB here (about 1.2 GB per frame for the decode), too much for a shared 23 GB machine, so
-the CPU default is 256x256.
+512x512 that took over 13 GB here (about 1.2 GB per frame for the decode), too much for a shared 23 GB machine, so on
+the CPU the bench feeds the VAE 4 frames at a time (--vae-batch; same result, bounded memory).
 
 The pipeline is the node's own (nodes/flow/flowvid_run.py): DIS flow between each batch's keyframes, FancyVideo
 sampling + VAE per batch of 16 keyframes at interval 4 (31 keyframes in 2 batches), colour calibration, RIFE between
@@ -91,7 +91,14 @@ def build_inputs(size: int, frames: int):
     return (model, text_conditioning(clip, "a watercolour painting"), text_conditioning(clip, ""), vae, video, (1.0 - video[:1]).contiguous(), rife)
 
 
-def run(size: int, frames: int, steps: int) -> dict:
+def in_slices(fn, n: int):
+    """fn over the frames in slices of n, concatenated: the same result with a bounded working set."""
+    def sliced(x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        return torch.cat([fn(x[i:i + n], *args, **kwargs) for i in range(0, x.shape[0], n)])
+    return sliced
+
+
+def run(size: int, frames: int, steps: int, vae_batch: int = 0) -> dict:
     from FrameLoom.nodes.flow import flowvid_run
 
     model, positive, negative, vae, video, edited, rife = build_inputs(size, frames)
@@ -99,6 +106,8 @@ def run(size: int, frames: int, steps: int) -> dict:
     clock = StageClock()
     original = flowvid_run.keyframe_flow
     flowvid_run.keyframe_flow = clock.wrap("flow", original)  # counted apart from generation
+    if vae_batch:  # bound the CPU's RAM: ComfyUI would otherwise size the VAE batch by all free RAM
+        vae.encode, vae.decode = in_slices(vae.encode, vae_batch), in_slices(vae.decode, vae_batch)
     vae.encode, vae.decode = clock.wrap("vae", vae.encode), clock.wrap("vae", vae.decode)  # part of generation
     try:
         started = time.perf_counter()
@@ -129,6 +138,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="128x128 and 2 sampling steps")
     parser.add_argument("--size", type=int, default=256, help="frame side in pixels (a multiple of 8)")
     parser.add_argument("--steps", type=int, default=4, help="sampling steps per batch")
+    parser.add_argument("--vae-batch", type=int, default=None,
+                        help="frames per VAE call (default: 4 on the CPU, ComfyUI's own sizing on a GPU)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -137,8 +148,10 @@ def main() -> None:
     enable_comfy(cpu=args.device == "cpu")
     import_pack()
     size, steps = (128, 2) if args.quick else (args.size, args.steps)
-    row = run(size, FPS * SECONDS, steps)
-    result = {"device": device_name(args.device), "threads": torch.get_num_threads(), "quick": args.quick, **row}
+    vae_batch = args.vae_batch if args.vae_batch is not None else (4 if args.device == "cpu" else 0)
+    row = run(size, FPS * SECONDS, steps, vae_batch)
+    result = {"device": device_name(args.device), "threads": torch.get_num_threads(), "quick": args.quick,
+              "vae_batch": vae_batch, **row}
     path = write_result(result, "flowvid", args.device, args.out)
     print(f"{row['frames']} frames at {row['size']}x{row['size']}, {row['keyframes']} keyframes, {steps} steps: "
           f"{row['seconds_total']:.1f} s end to end")
